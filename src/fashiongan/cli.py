@@ -1,0 +1,140 @@
+"""``fashiongan`` command line: one command per pipeline stage, plus sample, ui and check.
+
+Every command reads ``params.yaml`` (or ``--params``) through the one schema and accepts
+``--set key=value`` overrides, so ``fashiongan train --set train.epochs=1`` behaves like
+``dvc exp run -S train.epochs=1`` without DVC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import typer
+import yaml
+from pydantic import BaseModel
+
+from fashiongan.config import DEFAULT_PARAMS, Params, ParamsError, load_params, parse_params
+from fashiongan.errors import exit_on_error
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="DCGANs on Fashion-MNIST: fetch, preprocess, train, evaluate, sweep and promote, driven by params.yaml.",
+)
+
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", metavar="PATH", help="params file (default: ./params.yaml)")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-S", metavar="KEY=VALUE", help="override a parameter, e.g. -S train.epochs=1 (repeatable; value parsed as YAML)"),
+]
+
+
+def params_help(*sections: str) -> str:
+    """Epilog listing every parameter a command reads, from the schema's descriptions."""
+    lines = ["Parameters read (params.yaml):"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            lines.append(f"  {prefix}{name} = {json.dumps(default)}: {field.description}")
+
+    for section in sections:
+        walk(Params.model_fields[section].annotation, f"{section}.")
+    return "\b\n" + "\n".join(lines)
+
+
+def resolve_params(path: Path, overrides: list[str] | None) -> Params:
+    """Load params and apply ``key=value`` overrides before validation."""
+    if not overrides:
+        return load_params(path)
+    base = load_params(path).model_dump(mode="json")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParamsError(f"--set {item!r} is not key=value (e.g. -S model.dropout=0.3)")
+        node: dict[str, Any] = base
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ParamsError(f"--set {key}: {part} is not a section")
+            node = child
+        node[leaf] = yaml.safe_load(value)
+    return parse_params(base, origin=f"{path} with --set overrides")
+
+
+def show(result: dict[str, Any]) -> None:
+    """Print a stage's summary as JSON on stdout (machine-readable, quiet otherwise)."""
+    typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+
+
+@app.command(epilog=params_help("data"))
+@exit_on_error
+def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Download (or copy from a mirror, or take the bundled sample) the four Fashion-MNIST files into data/raw/, verified."""
+    from fashiongan.data import fetch as run
+
+    manifest = run(resolve_params(params, set_).data)
+    show({"source": manifest["source"], "counts": manifest["counts"]})
+
+
+@app.command(epilog=params_help("data"))
+@exit_on_error
+def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Decode data/raw/ to float32 arrays in [-1, 1]: data/processed/train.npz (trained on) and test.npz (held out)."""
+    from fashiongan.data import preprocess as run
+
+    show(run(resolve_params(params, set_).data))
+
+
+@app.command("train-classifier", epilog=params_help("evaluate"))
+@exit_on_error
+def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Train the Fashion-MNIST classifier whose features define fid_fashion; cache real-image statistics."""
+    from fashiongan.metrics.classifier import train_classifier_stage
+
+    show(train_classifier_stage(resolve_params(params, set_)))
+
+
+@app.command(epilog=params_help("model", "train"))
+@exit_on_error
+def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Train the configured DCGAN preset; resumes from checkpoints/ after an interruption."""
+    from fashiongan.training import train_stage
+
+    show(train_stage(resolve_params(params, set_)))
+
+
+@app.command(epilog=params_help("evaluate"))
+@exit_on_error
+def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Score models/generator.keras: fid_fashion, kid_fashion, coverage, precision/recall (and fid_inception)."""
+    from fashiongan.evaluation import evaluate_stage
+
+    show(evaluate_stage(resolve_params(params, set_)))
+
+
+@app.command()
+@exit_on_error
+def check(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+    """Validate params.yaml and print the effective values."""
+    show(resolve_params(params, set_).flat())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The one schema for ``params.yaml``.
+
+Every stage reads its parameters through :func:`load_params`, so a typo or an
+out-of-range value fails in one line before any work starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from fashiongan.errors import FashionGanError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ParamsError(FashionGanError):
+    """A params file that cannot be used; the message is one line naming the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataParams(_Section):
+    """Where the images come from and which of them are used."""
+
+    source: str = Field(
+        "auto",
+        description="auto | official | sample | path to a local mirror folder laid out like the official files",
+    )
+    splits: list[Literal["train", "test"]] = Field(
+        default_factory=lambda: ["train"],
+        description="official splits to train on; test images are held out for evaluation unless listed",
+        min_length=1,
+    )
+    classes: list[int] | None = Field(None, description="keep only these class ids (0-9); null keeps all")
+    max_images: int | None = Field(None, ge=1, description="cap on training images after shuffling; null uses all")
+    seed: int = Field(42, ge=0, description="seed of the deterministic shuffle")
+    timeout_s: float = Field(30.0, gt=0, description="network timeout per download attempt, seconds")
+    retries: int = Field(3, ge=1, le=10, description="download attempts per URL, with exponential backoff")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_in_range(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None:
+            bad = [c for c in value if not 0 <= c <= 9]
+            if bad or not value:
+                raise ValueError(f"class ids must be a non-empty list within 0..9, got {value}")
+        return value
+
+    @field_validator("splits")
+    @classmethod
+    def _unique_splits(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"splits must not repeat, got {value}")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("source must be auto, official, sample or a mirror folder path")
+        return value
+
+
+class ModelParams(_Section):
+    """Architecture: a reference preset plus the two searched knobs and the ablation switches.
+
+    ``null`` means "what the preset's reference write-up used".
+    """
+
+    preset: Literal["compact", "tutorial"] = Field("tutorial", description="reference architecture")
+    first_layer_width: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="channels of the generator's first (Dense) layer and filters of the discriminator's "
+        "first Conv2D; null = preset reference (compact 128/64, tutorial 256/64)",
+    )
+    dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="discriminator dropout after each conv block; null = preset (compact 0, tutorial 0.3)"
+    )
+    batchnorm: bool = Field(True, description="BatchNorm in the generator (and the compact discriminator)")
+    d_output: Literal["linear", "sigmoid"] = Field(
+        "linear", description="discriminator output: logits, or probabilities with BCE on probabilities"
+    )
+    generator_depth: Literal[2, 4] = Field(2, description="number of upsampling blocks in the generator")
+    leaky_slope: float | None = Field(None, ge=0.0, lt=1.0, description="LeakyReLU negative slope; null = preset (0.2 / 0.3)")
+    latent_dim: int | None = Field(None, ge=1, le=1024, description="noise size; null = preset (compact 128, tutorial 100)")
+
+
+class TrainParams(_Section):
+    """Optimisation, checkpoints and the failure detectors."""
+
+    epochs: int = Field(5, ge=1, description="training epochs")
+    batch_size: int = Field(256, ge=1, description="images per step (drop_remainder)")
+    seed: int = Field(42, ge=0, description="keras.utils.set_random_seed")
+    deterministic: bool = Field(False, description="enable TF op determinism (slower)")
+    g_learning_rate: float = Field(1e-4, gt=0, lt=1, description="generator Adam learning rate")
+    d_learning_rate: float = Field(1e-4, gt=0, lt=1, description="discriminator Adam learning rate")
+    beta_1: float = Field(0.5, ge=0, lt=1, description="Adam beta_1 for both optimizers")
+    jit_compile: bool = Field(True, description="compile the train step with XLA")
+    mixed_precision: bool = Field(False, description="mixed_float16 policy (GPU only)")
+    checkpoint_every: int = Field(1, ge=1, description="save a resumable checkpoint every N epochs")
+    eval_every: int = Field(1, ge=0, description="compute fid_fashion every N epochs (0 = never during training)")
+    eval_samples: int = Field(1000, ge=2, description="generated images for the in-training fid_fashion")
+    grid_size: int = Field(4, ge=1, le=16, description="fixed-noise sample grid is grid_size x grid_size")
+    stall_patience: int = Field(5, ge=1, description="epochs both losses sit at ln 2 before the stall detector stops training")
+    stall_tolerance: float = Field(0.005, gt=0, description="distance from ln 2 that counts as stalled")
+    divergence_bound: float = Field(100.0, gt=0, description="|loss| above this (or NaN/inf) stops training as diverged")
+    collapse_min_classes: int = Field(0, ge=0, le=10, description="stop when fewer classes are covered (0 = detector off)")
+
+
+class ClassifierParams(_Section):
+    """The Fashion-MNIST classifier whose features define fid_fashion."""
+
+    epochs: int = Field(8, ge=1, description="classifier training epochs")
+    batch_size: int = Field(128, ge=1, description="classifier batch size")
+    learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")
+    seed: int = Field(0, ge=0, description="classifier seed")
+
+
+class EvaluateParams(_Section):
+    """Evaluation protocol; every FID is logged beside its sample count and real set."""
+
+    n_samples: int = Field(2000, ge=2, description="generated images per evaluation")
+    real_split: Literal["train", "test"] = Field("test", description="real images compared against")
+    batch_size: int = Field(500, ge=1, description="generation and feature-extraction batch")
+    inception: bool = Field(False, description="also compute the standard Inception FID (slow on CPU)")
+    inception_samples: int = Field(500, ge=2, description="generated and real images for fid_inception")
+    kid_subsets: int = Field(10, ge=1, description="KID subsets")
+    kid_subset_size: int = Field(500, ge=2, description="images per KID subset")
+    coverage_threshold: float = Field(0.02, gt=0, lt=1, description="share of samples a class needs to count as covered")
+    pr_k: int = Field(3, ge=1, description="k for precision/recall (Kynkaanniemi et al. 2019)")
+    seed: int = Field(1234, ge=0, description="latent seed for evaluation samples")
+    classifier: ClassifierParams = Field(default_factory=ClassifierParams)
+
+
+class SearchParams(_Section):
+    """Hyperparameter search over model.dropout and model.first_layer_width."""
+
+    backend: Literal["optuna", "keras_tuner", "grid"] = Field("optuna", description="search backend")
+    n_trials: int = Field(4, ge=1, description="total trials of the study (not per invocation)")
+    epochs: int = Field(2, ge=1, description="epochs per trial")
+    max_images: int | None = Field(6000, ge=1, description="training images per trial (null = all)")
+    metric: Literal["fid_fashion", "kid_fashion"] = Field("fid_fashion", description="objective, minimised")
+    n_samples: int = Field(1000, ge=2, description="generated images for each trial's FID")
+    report_every: int = Field(1, ge=1, description="report the intermediate FID every N epochs for pruning")
+    dropout_low: float = Field(0.0, ge=0, lt=1, description="dropout search range, low end")
+    dropout_high: float = Field(0.6, ge=0, lt=1, description="dropout search range, high end")
+    width_low: int = Field(32, ge=1, description="first-layer width range (log scale), low end")
+    width_high: int = Field(512, ge=1, description="first-layer width range (log scale), high end")
+    grid_dropout: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5], description="grid backend dropouts")
+    grid_width: list[int] = Field(default_factory=lambda: [64, 128, 256], description="grid backend widths")
+    pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner")
+    seed: int = Field(7, ge=0, description="sampler seed")
+    storage: str | None = Field(None, description="Optuna storage URL; null = sqlite:///sweeps/optuna.db")
+    study_name: str = Field("fashiongan", min_length=1, description="study name (resume key)")
+    workers: int = Field(1, ge=1, le=64, description="worker processes on this machine")
+    heartbeat_s: int = Field(60, ge=1, description="Optuna heartbeat; a trial silent for 2x this is retried")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "SearchParams":
+        if self.dropout_low > self.dropout_high:
+            raise ValueError(f"dropout_low {self.dropout_low} must be <= dropout_high {self.dropout_high}")
+        if self.width_low > self.width_high:
+            raise ValueError(f"width_low {self.width_low} must be <= width_high {self.width_high}")
+        if any(not 0 <= d < 1 for d in self.grid_dropout):
+            raise ValueError(f"grid_dropout values must be in [0, 1), got {self.grid_dropout}")
+        if any(w < 1 for w in self.grid_width):
+            raise ValueError(f"grid_width values must be >= 1, got {self.grid_width}")
+        return self
+
+
+class TrackingParams(_Section):
+    """MLflow tracking store and experiment."""
+
+    uri: str | None = Field(None, description="tracking URI; null = $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db")
+    experiment: str = Field("fashiongan", min_length=1, description="experiment for train/evaluate runs")
+    sweep_experiment: str = Field("fashiongan-sweeps", min_length=1, description="experiment for sweeps")
+    enabled: bool = Field(True, description="log to MLflow at all")
+    log_model: bool = Field(True, description="log the generator as an MLflow model")
+    timeout_s: float = Field(5.0, gt=0, description="how long to wait for a remote tracking server before failing")
+
+
+class RegistryParams(_Section):
+    """Model registry promotion gate."""
+
+    model_name: str = Field("fashion-dcgan", min_length=1, description="registered model name")
+    alias: str = Field("champion", min_length=1, description="alias of the best version")
+    previous_alias: str = Field("previous", min_length=1, description="alias kept on the replaced champion")
+    metric: Literal["fid_fashion", "kid_fashion", "fid_inception"] = Field("fid_fashion", description="metric compared, lower wins")
+    candidate: Literal["train", "sweep"] = Field("train", description="which model promote registers")
+
+
+class Params(_Section):
+    """All of params.yaml."""
+
+    data: DataParams = Field(default_factory=DataParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    search: SearchParams = Field(default_factory=SearchParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+    registry: RegistryParams = Field(default_factory=RegistryParams)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys (``model.dropout``) for MLflow and reports."""
+        return flatten(self.model_dump(mode="json"))
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to dotted keys."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        parent = ".".join(str(p) for p in err["loc"][:-1]) or "top level"
+        return f"unknown key '{loc}' (not a parameter of {parent}; check the spelling against README's table)"
+    if err["type"] == "literal_error":
+        return f"{loc}={err.get('input')!r} is not allowed: {msg}"
+    got = err.get("input")
+    where = f"{loc}=" if loc else ""
+    return f"{where}{got!r}: {msg}"
+
+
+def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:
+    """Validate a params mapping, raising :class:`ParamsError` with one readable line."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        details = "; ".join(_describe(e) for e in exc.errors())
+        raise ParamsError(f"invalid {origin}: {details}") from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate a params YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file {path} not found: run from the project root or pass --params PATH")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path} is not valid YAML{where}: fix the syntax") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path} must be a mapping of sections (data, model, train, ...), got {type(raw).__name__}")
+    return parse_params(raw, origin=str(path))

@@ -1,0 +1,27 @@
+"""Shared fixtures: data locations and a quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The genuine sample bundled in the package (always present)."""
+    from fashiongan.data import sample_folder
+
+    return sample_folder()
+
+
+@pytest.fixture(scope="session")
+def mirror_dir(sample_dir: Path) -> Path:
+    """A mirror folder: the shared genuine subset when this checkout has one, else the bundled sample."""
+    return SHARED_SUBSET if SHARED_SUBSET.is_dir() else sample_dir
