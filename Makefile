@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast ui bench clean-outputs
+.PHONY: setup repro test test-fast ui bench readme
 
 setup: $(STAMP)
 
@@ -38,3 +38,6 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/fid_speed.py
+
+readme: $(STAMP)
+	fashiongan params --readme README.md

@@ -35,9 +35,9 @@ SetOpt = Annotated[
 ]
 
 
-def params_help(*sections: str) -> str:
-    """Epilog listing every parameter a command reads, from the schema's descriptions."""
-    lines = ["Parameters read (params.yaml):"]
+def schema_fields(*sections: str) -> list[tuple[str, Any, str]]:
+    """(dotted key, schema default, description) for every parameter of the sections."""
+    rows: list[tuple[str, Any, str]] = []
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
@@ -45,12 +45,28 @@ def params_help(*sections: str) -> str:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 walk(annotation, f"{prefix}{name}.")
                 continue
-            default = field.get_default(call_default_factory=True)
-            lines.append(f"  {prefix}{name} = {json.dumps(default)}: {field.description}")
+            rows.append((f"{prefix}{name}", field.get_default(call_default_factory=True), field.description or ""))
 
-    for section in sections:
+    for section in sections or tuple(Params.model_fields):
         walk(Params.model_fields[section].annotation, f"{section}.")
-    return "\b\n" + "\n".join(lines)
+    return rows
+
+
+def params_help(*sections: str) -> str:
+    """Epilog listing every parameter a command reads, from the schema's descriptions."""
+    lines = [f"  {key} = {json.dumps(default)}: {text}" for key, default, text in schema_fields(*sections)]
+    return "\b\nParameters read (params.yaml):\n" + "\n".join(lines)
+
+
+def params_table(params: Params) -> str:
+    """The README's parameter table, generated so it cannot drift from the schema or params.yaml."""
+    values = params.flat()
+    rows = ["| key | params.yaml | if omitted | meaning |", "| --- | --- | --- | --- |"]
+    rows += [
+        f"| `{key}` | `{json.dumps(values[key])}` | `{json.dumps(default)}` | {text.replace('|', '/')} |"
+        for key, default, text in schema_fields()
+    ]
+    return "\n".join(rows)
 
 
 def resolve_params(path: Path, overrides: list[str] | None) -> Params:
@@ -122,6 +138,26 @@ def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     from fashiongan.evaluation import evaluate_stage
 
     show(evaluate_stage(resolve_params(params, set_)))
+
+
+TABLE_START, TABLE_END = "<!-- params-table:start -->", "<!-- params-table:end -->"
+
+
+@app.command("params")
+@exit_on_error
+def params_cmd(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    readme: Annotated[Path | None, typer.Option(help="rewrite the table between the markers of this file")] = None,
+) -> None:
+    """Print the Markdown table of every parameter (the README's table is this output)."""
+    table = params_table(load_params(params))
+    if readme is None:
+        typer.echo(table)
+        return
+    text = readme.read_text()
+    head, _, rest = text.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    readme.write_text(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
 
 
 @app.command()

@@ -95,6 +95,10 @@ class ModelParams(_Section):
 class TrainParams(_Section):
     """Optimisation, checkpoints and the failure detectors."""
 
+    hparams: Literal["sweep", "params"] = Field(
+        "sweep",
+        description="sweep: model.dropout and model.first_layer_width come from sweeps/best.json; params: from this file",
+    )
     epochs: int = Field(5, ge=1, description="training epochs")
     batch_size: int = Field(256, ge=1, description="images per step (drop_remainder)")
     seed: int = Field(42, ge=0, description="keras.utils.set_random_seed")
@@ -193,7 +197,6 @@ class RegistryParams(_Section):
     alias: str = Field("champion", min_length=1, description="alias of the best version")
     previous_alias: str = Field("previous", min_length=1, description="alias kept on the replaced champion")
     metric: Literal["fid_fashion", "kid_fashion", "fid_inception"] = Field("fid_fashion", description="metric compared, lower wins")
-    candidate: Literal["train", "sweep"] = Field("train", description="which model promote registers")
 
 
 class Params(_Section):
