@@ -98,9 +98,10 @@ def show(result: dict[str, Any]) -> None:
 @exit_on_error
 def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Download (or copy from a mirror, or take the bundled sample) the four Fashion-MNIST files into data/raw/, verified."""
+    resolved = resolve_params(params, set_)
     from fashiongan.data import fetch as run
 
-    manifest = run(resolve_params(params, set_).data)
+    manifest = run(resolved.data)
     show({"source": manifest["source"], "counts": manifest["counts"]})
 
 
@@ -108,36 +109,40 @@ def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
 @exit_on_error
 def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Decode data/raw/ to float32 arrays in [-1, 1]: data/processed/train.npz (trained on) and test.npz (held out)."""
+    resolved = resolve_params(params, set_)
     from fashiongan.data import preprocess as run
 
-    show(run(resolve_params(params, set_).data))
+    show(run(resolved.data))
 
 
 @app.command("train-classifier", epilog=params_help("evaluate"))
 @exit_on_error
 def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Train the Fashion-MNIST classifier whose features define fid_fashion; cache real-image statistics."""
+    resolved = resolve_params(params, set_)
     from fashiongan.metrics.classifier import train_classifier_stage
 
-    show(train_classifier_stage(resolve_params(params, set_)))
+    show(train_classifier_stage(resolved))
 
 
 @app.command(epilog=params_help("model", "train"))
 @exit_on_error
 def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Train the configured DCGAN preset; resumes from checkpoints/ after an interruption."""
+    resolved = resolve_params(params, set_)
     from fashiongan.training import train_stage
 
-    show(train_stage(resolve_params(params, set_)))
+    show(train_stage(resolved))
 
 
 @app.command(epilog=params_help("evaluate"))
 @exit_on_error
 def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Score models/generator.keras: fid_fashion, kid_fashion, coverage, precision/recall (and fid_inception)."""
+    resolved = resolve_params(params, set_)
     from fashiongan.evaluation import evaluate_stage
 
-    show(evaluate_stage(resolve_params(params, set_)))
+    show(evaluate_stage(resolved))
 
 
 TABLE_START, TABLE_END = "<!-- params-table:start -->", "<!-- params-table:end -->"
