@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml Makefile | sha256su
 PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MLFLOW_DISABLE_TELEMETRY ?= true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup repro test test-fast ui bench readme

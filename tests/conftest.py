@@ -25,3 +25,6 @@ def sample_dir() -> Path:
 def mirror_dir(sample_dir: Path) -> Path:
     """A mirror folder: the shared genuine subset when this checkout has one, else the bundled sample."""
     return SHARED_SUBSET if SHARED_SUBSET.is_dir() else sample_dir
+
+
+from mlflow_server import local_store, mlflow_db_template, mlflow_server  # noqa: E402,F401

@@ -145,6 +145,65 @@ def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     show(evaluate_stage(resolved))
 
 
+@app.command(epilog=params_help("search"))
+@exit_on_error
+def sweep(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    set_: SetOpt = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes on this machine (default: search.workers)")] = None,
+) -> None:
+    """Search model.dropout and model.first_layer_width against FID; resumes the study; writes sweeps/."""
+    resolved = resolve_params(params, set_)
+    from fashiongan.search import sweep_stage
+
+    show(sweep_stage(resolved, workers=workers))
+
+
+@app.command(epilog=params_help("registry"))
+@exit_on_error
+def promote(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    set_: SetOpt = None,
+    force: Annotated[bool, typer.Option(help="move the alias even if not better or the protocol differs")] = False,
+) -> None:
+    """Register the evaluated generator and move alias `champion` to it only if its FID is strictly better."""
+    resolved = resolve_params(params, set_)
+    from fashiongan.registry import promote_stage
+
+    show(promote_stage(resolved, force=force))
+
+
+@app.command()
+@exit_on_error
+def sample(
+    model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/fashion-dcgan@champion")] = "models:/fashion-dcgan@champion",
+    n: Annotated[int, typer.Option(help="number of images")] = 64,
+    out: Annotated[Path, typer.Option(help="PNG file to write")] = Path("grid.png"),
+    seed: Annotated[int, typer.Option(help="latent seed (same seed, same images)")] = 0,
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Load a generator from the registry (or any MLflow model URI) and write a sample grid PNG."""
+    from fashiongan import tracking
+    from fashiongan.registry import sample_grid
+
+    tracking.activate(load_params(params) if params.is_file() else Params())
+    typer.echo(str(sample_grid(model, n, out, seed)))
+
+
+@app.command()
+@exit_on_error
+def ui(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
+) -> None:
+    """Start `mlflow ui` on the project's tracking store, bound to 127.0.0.1."""
+    from fashiongan.tracking import ui_command
+
+    command = ui_command(load_params(params), port=port)
+    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    os.execv(command[0], command)
+
+
 TABLE_START, TABLE_END = "<!-- params-table:start -->", "<!-- params-table:end -->"
 
 

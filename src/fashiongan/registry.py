@@ -1,0 +1,281 @@
+"""The promotion gate: register a candidate generator and move the ``champion`` alias only when it wins.
+
+Versions are compared only under the same evaluation protocol (metric, n_samples, real_stats
+hash): an FID from 1,000 samples is not comparable with one from 10,000. Lower metric values win
+(fid_fashion, kid_fashion, fid_inception). Aliases, never stages. Promoting a run that is already
+registered changes nothing, so ``dvc repro promote`` can be rerun safely.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from PIL import Image
+
+from fashiongan import tracking
+from fashiongan.config import Params
+from fashiongan.errors import FashionGanError
+from fashiongan.paths import METRICS_DIR
+
+EVALUATE_JSON = METRICS_DIR / "evaluate.json"
+PROMOTE_JSON = METRICS_DIR / "promote.json"
+TRAIN_JSON = METRICS_DIR / "train.json"
+PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
+RUN_ID_KEY = "mlflow_run_id"
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Outcome of :func:`promote`; ``reason`` is one line for logs and metrics/promote.json."""
+
+    promoted: bool
+    reason: str
+    model_name: str
+    version: str | None
+    run_id: str | None
+    metric: str
+    value: float | None
+    champion_version: str | None = None
+    champion_value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _protocol(metric: str, protocol: Mapping[str, Any]) -> dict[str, str]:
+    """The comparison key, as strings (model version tags hold strings)."""
+    missing = [k for k in PROTOCOL_KEYS if k not in protocol]
+    if missing:
+        raise FashionGanError(
+            f"evaluation protocol lacks {', '.join(missing)} (got {sorted(protocol)}): rerun `dvc repro evaluate`"
+        )
+    return {"metric": metric, **{k: str(protocol[k]) for k in PROTOCOL_KEYS}}
+
+
+def _version_tags(metric: str, value: float, metrics: Mapping[str, Any], protocol: Mapping[str, Any]) -> dict[str, str]:
+    tags = {f"metric.{k}": str(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    tags.update({f"protocol.{k}": str(v) for k, v in protocol.items() if not isinstance(v, dict | list)})
+    tags.update({f"protocol.{k}": v for k, v in _protocol(metric, protocol).items()})
+    tags[f"metric.{metric}"] = str(value)
+    return tags
+
+
+def _champion(name: str, alias: str) -> Any | None:
+    """The version holding ``alias``, or None when the model or the alias does not exist yet."""
+    try:
+        return tracking.client().get_model_version_by_alias(name, alias)
+    except tracking.MlflowException as exc:
+        # a missing model is RESOURCE_DOES_NOT_EXIST; a missing alias is INVALID_PARAMETER_VALUE "... not found"
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message:
+            return None
+        raise
+
+
+def _existing_version(name: str, run_id: str) -> str | None:
+    """The (first) version already registered from this run."""
+    versions = tracking.client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return str(min(int(v.version) for v in versions)) if versions else None
+
+
+def promote(
+    params: Params, run_id: str, metrics: Mapping[str, Any], protocol: Mapping[str, Any], *, force: bool = False
+) -> PromotionDecision:
+    """Register the run's generator and make it champion if it beats the champion under the same protocol.
+
+    The replaced champion keeps the ``previous`` alias. ``force`` skips the comparison (and the
+    protocol check). A run already registered is reported, not registered again.
+    """
+    reg = params.registry
+    metric = reg.metric
+    if metric not in metrics:
+        raise FashionGanError(
+            f"registry.metric {metric} is not among the evaluation metrics ({', '.join(sorted(metrics))}): "
+            "set evaluate options that compute it or change registry.metric"
+        )
+    value = float(metrics[metric])
+    if not params.tracking.enabled:
+        return PromotionDecision(False, "tracking disabled: nothing registered", reg.model_name, None, run_id or None, metric, value)
+    tracking.activate(params)
+    client = tracking.client()
+    _protocol(metric, protocol)  # fail early on an incomplete protocol
+    champion = _champion(reg.model_name, reg.alias)
+    champion_value = _tag_float(champion, f"metric.{metric}") if champion else None
+    champion_version = str(champion.version) if champion else None
+
+    existing = _existing_version(reg.model_name, run_id)
+    if existing is not None and not (force and existing != champion_version):
+        held = "holds" if existing == champion_version else "does not hold"
+        return PromotionDecision(
+            existing == champion_version,
+            f"run {run_id} is already version {existing}, which {held} alias {reg.alias}; nothing changed",
+            reg.model_name, existing, run_id, metric, value, champion_version, champion_value,
+        )  # fmt: skip
+
+    promoted, reason = _decide(reg.alias, metric, value, protocol, champion, champion_value, force=force)
+    if existing is None:
+        version = _register(params, run_id, _version_tags(metric, value, metrics, protocol))
+    else:  # forced promotion of a version registered earlier: its tags now describe this evaluation
+        version = existing
+        for key, tag in _version_tags(metric, value, metrics, protocol).items():
+            client.set_model_version_tag(reg.model_name, version, key, tag)
+    client.set_model_version_tag(reg.model_name, version, "promotion", "champion" if promoted else "rejected")
+    client.set_model_version_tag(reg.model_name, version, "promotion_reason", reason)
+    if promoted:
+        if champion_version is not None and champion_version != version:
+            client.set_registered_model_alias(reg.model_name, reg.previous_alias, champion_version)
+        client.set_registered_model_alias(reg.model_name, reg.alias, version)
+    client.set_tag(run_id, "registry.version", f"{reg.model_name}/{version}")
+    client.set_tag(run_id, "registry.promotion", "champion" if promoted else "rejected")
+    return PromotionDecision(promoted, reason, reg.model_name, version, run_id, metric, value, champion_version, champion_value)
+
+
+def _decide(
+    alias: str,
+    metric: str,
+    value: float,
+    protocol: Mapping[str, Any],
+    champion: Any | None,
+    champion_value: float | None,
+    *,
+    force: bool,
+) -> tuple[bool, str]:
+    """Promote or not, and why; refuses (raises) when the comparison would be meaningless."""
+    if force:
+        return True, "forced"
+    if not math.isfinite(value):
+        raise FashionGanError(f"{metric}={value} cannot be ranked (training diverged?): retrain or pass --force")
+    if champion is None:
+        return True, f"first version with alias {alias}"
+    wanted = _protocol(metric, protocol)
+    held = {k: champion.tags.get(f"protocol.{k}") for k in wanted}
+    if held != wanted:
+        differs = ", ".join(f"{k} {held[k]} vs {v}" for k, v in wanted.items() if held[k] != v)
+        raise FashionGanError(
+            f"{alias} version {champion.version} was evaluated under another protocol ({differs}): "
+            "re-evaluate with the same evaluate params or pass --force"
+        )
+    if champion_value is None:
+        raise FashionGanError(f"{alias} version {champion.version} has no metric.{metric} tag: pass --force to replace it")
+    if value < champion_value:
+        return True, f"{metric} {value:.4g} < {champion_value:.4g} of version {champion.version}"
+    return False, f"{metric} {value:.4g} does not beat {champion_value:.4g} of version {champion.version}"
+
+
+def _register(params: Params, run_id: str, tags: Mapping[str, str]) -> str:
+    """Create a model version from the run's logged generator."""
+    model_uri = tracking.generator_uri(run_id)
+    if model_uri is None:
+        raise FashionGanError(
+            f"run {run_id} logged no generator model: set tracking.log_model true and rerun `dvc repro train`"
+        )
+    return tracking.register_model(model_uri, params.registry.model_name, tags=tags)
+
+
+def _tag_float(version: Any, key: str) -> float | None:
+    try:
+        return float(version.tags[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def champion_uri(params: Params) -> str:
+    return f"models:/{params.registry.model_name}@{params.registry.alias}"
+
+
+def load_champion(params: Params) -> keras.Model:
+    """The generator holding the champion alias, as a Keras model."""
+    reg = params.registry
+    if not params.tracking.enabled:
+        raise FashionGanError("tracking.enabled is false, so there is no registry: use models/generator.keras instead")
+    tracking.activate(params)
+    if _champion(reg.model_name, reg.alias) is None:
+        raise FashionGanError(
+            f"no version of {reg.model_name} has alias {reg.alias}: run `dvc repro promote` first"
+        )
+    return tracking.load_generator(champion_uri(params))
+
+
+def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """Standard-normal latents from a numpy seed: the same seed gives the same images anywhere."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def generate(generator: keras.Model, n: int, seed: int) -> np.ndarray:
+    """Images in [-1, 1], shape (n, 28, 28, 1), from :func:`fixed_latents`."""
+    latents = fixed_latents(n, int(generator.input_shape[-1]), seed)
+    return keras.ops.convert_to_numpy(generator(latents, training=False))
+
+
+def grid_image(images: np.ndarray) -> Image.Image:
+    """Tile (n, h, w, 1) images in [-1, 1] into one grayscale image, ceil(sqrt(n)) per row."""
+    n, h, w = images.shape[:3]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    pixels = np.clip((images[..., 0] + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    canvas = np.zeros((rows * h, cols * w), dtype=np.uint8)
+    for i, tile in enumerate(pixels):
+        r, c = divmod(i, cols)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
+    return Image.fromarray(canvas, mode="L")
+
+
+def sample_grid(model_uri: str, n: int, out: Path, seed: int) -> Path:
+    """Write a PNG grid of ``n`` images from any MLflow model URI (e.g. ``models:/fashion-dcgan@champion``)."""
+    if n < 1:
+        raise FashionGanError(f"cannot draw a grid of {n} images: pass n >= 1")
+    generator = tracking.load_generator(model_uri)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid_image(generate(generator, n, seed)).save(out)
+    return out
+
+
+def _read_json(path: Path, hint: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise FashionGanError(f"{path} not found: {hint}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise FashionGanError(f"{path} is not valid json (line {exc.lineno}): {hint}") from None
+    if not isinstance(data, dict):
+        raise FashionGanError(f"{path} must hold a json object: {hint}")
+    return data
+
+
+def _write_json(data: Mapping[str, Any], path: Path) -> Path:
+    """Write atomically, so a crash never leaves half a metrics file for DVC."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    Path(handle.name).replace(path)
+    return path
+
+
+def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
+    """The ``promote`` DVC stage: read the training run id and its evaluation, decide, write promote.json.
+
+    Reads ``metrics/train.json`` (``mlflow_run_id``) and ``metrics/evaluate.json`` (metrics plus a
+    ``protocol`` object).
+    """
+    run_info = _read_json(TRAIN_JSON, "run `dvc repro train` first")
+    evaluation = _read_json(EVALUATE_JSON, "run `dvc repro evaluate` first")
+    protocol = evaluation.get("protocol")
+    if not isinstance(protocol, dict):
+        raise FashionGanError(f"{EVALUATE_JSON} has no protocol object: rerun `dvc repro evaluate`")
+    metrics = {k: v for k, v in evaluation.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    run_id = run_info.get(RUN_ID_KEY)
+    if params.tracking.enabled and (not isinstance(run_id, str) or not run_id):
+        raise FashionGanError(f"{TRAIN_JSON} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
+    decision = promote(params, run_id or "", metrics, protocol, force=force)
+    result = decision.to_dict() | {"alias": params.registry.alias, "protocol": protocol}
+    _write_json(result, PROMOTE_JSON)
+    return result
