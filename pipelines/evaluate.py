@@ -1,0 +1,23 @@
+"""DVC stage ``evaluate``: score models/generator.keras into metrics/evaluate.json and plots/eval_grid.png.
+
+Run: ``python pipelines/evaluate.py`` (reads ``evaluate.*`` from params.yaml; needs the
+train_classifier and train stages' outputs).
+"""
+
+from fashiongan.config import load_params
+from fashiongan.errors import exit_on_error
+from fashiongan.evaluation import EVALUATE_METRICS_PATH, evaluate_stage
+
+
+@exit_on_error
+def main() -> None:
+    result = evaluate_stage(load_params())
+    p = result["protocol"]
+    line = f"fid_fashion {result['fid_fashion']:.3f} (n={p['n_samples']} vs {p['n_real']} real {p['real_split']} images)"
+    if "fid_inception" in result:
+        line += f", fid_inception {result['fid_inception']:.2f} (n={p['fid_inception_n_samples']})"
+    print(f"{line}, {result['classes_covered']} classes covered -> {EVALUATE_METRICS_PATH}")
+
+
+if __name__ == "__main__":
+    main()

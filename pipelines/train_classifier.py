@@ -1,0 +1,24 @@
+"""DVC stage ``train_classifier``: the Fashion-MNIST classifier behind fid_fashion, and the real statistics.
+
+Writes models/classifier.keras, models/real_stats.npz and metrics/classifier.json.
+
+Run: ``python pipelines/train_classifier.py`` (reads ``evaluate.*`` from params.yaml).
+"""
+
+from fashiongan.config import load_params
+from fashiongan.errors import exit_on_error
+from fashiongan.metrics.classifier import train_classifier_stage
+
+
+@exit_on_error
+def main() -> None:
+    summary = train_classifier_stage(load_params())
+    print(
+        f"classifier test accuracy {summary['test_accuracy']:.4f} ({summary['n_train']} train / "
+        f"{summary['n_test']} test images, {summary['epochs']} epochs, {summary['train_seconds']} s); "
+        f"real statistics of {summary['n_real']} {summary['real_split']} images, hash {summary['real_stats_hash']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
