@@ -28,3 +28,4 @@ def mirror_dir(sample_dir: Path) -> Path:
 
 
 from mlflow_server import local_store, mlflow_db_template, mlflow_server  # noqa: E402,F401
+from postgres_server import postgres_url  # noqa: E402,F401

@@ -1,0 +1,286 @@
+"""Sweeps: every backend's outputs, the exact grid, failures recorded, resume, kill-and-retry, PostgreSQL.
+
+Orchestration is tested with small real objectives (a quadratic in dropout and log width that
+"trains" epoch by epoch), so these tests check the sweep machinery, not the GAN; the GAN objective
+has its own end-to-end test at the bottom.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from fashiongan.config import parse_params
+from fashiongan.errors import FashionGanError
+from fashiongan.search import (
+    TrialContext,
+    TrialOutcome,
+    counted_trials,
+    grid_cells,
+    make_plan,
+    open_storage,
+    sweep_stage,
+)
+from optuna.trial import TrialState
+from postgres_server import postgres_url  # noqa: F401 - fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quadratic(ctx: TrialContext) -> TrialOutcome:
+    """Minimum at dropout 0.3, width 128; the value falls with each 'epoch' like a loss would."""
+    m = ctx.params.model
+    base = (m.dropout - 0.3) ** 2 + (math.log(m.first_layer_width) - math.log(128)) ** 2
+    epochs = ctx.params.train.epochs
+    value = math.inf
+    for epoch in range(1, epochs + 1):
+        value = base + 1.0 / epoch
+        if ctx.report(epoch, value):
+            return TrialOutcome(None, epoch, 0.0)
+    return TrialOutcome(value, epochs, 0.0)
+
+
+def slow_quadratic(ctx: TrialContext) -> TrialOutcome:
+    """The quadratic at 0.4 s per epoch, logging which process ran which trial."""
+    with (ctx.out_dir.parents[2] / "ran.log").open("a") as fh:
+        fh.write(f"{ctx.number} {os.getpid()}\n")
+    for epoch in range(1, ctx.params.train.epochs + 1):
+        time.sleep(0.4)
+        ctx.report(epoch, 10.0 + ctx.params.model.dropout - epoch)
+    return TrialOutcome(10.0 + ctx.params.model.dropout - epoch, epoch, 0.4 * epoch)
+
+
+def sometimes_broken(ctx: TrialContext) -> TrialOutcome:
+    """Trial 1 produces NaN, trial 2 crashes; the rest are fine."""
+    if ctx.number == 1:
+        return TrialOutcome(float("nan"), 1, 0.0)
+    if ctx.number == 2:
+        raise FloatingPointError("loss exploded")
+    return quadratic(ctx)
+
+
+def tiny(tmp_path: Path, **search) -> object:
+    return parse_params(
+        {
+            "search": {"n_trials": 3, "epochs": 2, "heartbeat_s": 1, **search},
+            "tracking": {"enabled": False},
+        }
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def load(params, out: Path, objective=quadratic) -> optuna.Study:
+    plan = make_plan(params, objective, out)
+    return optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url, 1))
+
+
+def test_grid_runs_exactly_the_nine_cells(tmp_path: Path) -> None:
+    params = tiny(tmp_path, backend="grid", n_trials=2)  # n_trials is ignored: the grid is the study
+    assert len(grid_cells(params)) == 9
+    summary = sweep_stage(params, objective=quadratic, out_dir=tmp_path / "sweeps")
+    rows = read_csv(tmp_path / "sweeps" / "trials.csv")
+    cells = sorted((float(r["dropout"]), int(r["first_layer_width"])) for r in rows)
+    assert cells == sorted((d, w) for d in (0.1, 0.3, 0.5) for w in (64, 128, 256))
+    assert {r["state"] for r in rows} == {"complete"}
+    assert summary["params"] == {"model.dropout": 0.3, "model.first_layer_width": 128}
+    assert summary["epochs_total"] == 9 * 2
+
+
+def test_optuna_sweep_writes_outputs_and_resumes_to_the_total(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="optuna", n_trials=3)
+    summary = sweep_stage(params, objective=quadratic, out_dir=out)
+    rows = read_csv(out / "trials.csv")
+    assert [r["number"] for r in rows] == ["0", "1", "2"]
+    assert set(rows[0]) >= {"dropout", "first_layer_width", "fid_fashion", "state", "reason", "epochs_trained", "seconds"}
+    best = json.loads((out / "best.json").read_text())
+    assert best["value"] == pytest.approx(min(float(r["fid_fashion"]) for r in rows if r["fid_fashion"]))
+    assert best["metric"] == "fid_fashion" and best["trial"] == summary["trial"]
+    page = (out / "report.html").read_text()
+    assert "<table id=\"trials\"" in page and "sortBy(" in page and "Plotly.newPlot" in page
+    assert "<script src=" not in page and 'src="http' not in page  # opens offline: plotly.js is inline
+    assert (out / "plots" / "optimization_history.png").is_file()
+
+    before = {t.number: t.datetime_complete for t in load(params, out).get_trials()}
+    sweep_stage(params, objective=quadratic, out_dir=out)  # nothing left to do
+    assert {t.number: t.datetime_complete for t in load(params, out).get_trials()} == before
+
+    more = tiny(tmp_path, backend="optuna", n_trials=4)  # the total grows: one more trial, same study
+    sweep_stage(more, objective=quadratic, out_dir=out)
+    trials = load(more, out).get_trials()
+    assert len(trials) == 4 and {t.number: t.datetime_complete for t in trials[:3]} == before
+
+
+@pytest.mark.slow
+def test_keras_tuner_sweep_writes_the_same_outputs_and_records_failures(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="keras_tuner", n_trials=3)
+    summary = sweep_stage(params, objective=sometimes_broken, out_dir=out)
+    rows = {r["number"]: r for r in read_csv(out / "trials.csv")}
+    assert [rows[n]["state"] for n in "012"] == ["complete", "failed", "failed"]
+    assert "non-finite fid_fashion" in rows["1"]["reason"] and "loss exploded" in rows["2"]["reason"]
+    assert (out / "keras_tuner" / summary["study"] / "oracle.json").is_file()
+    best = json.loads((out / "best.json").read_text())
+    assert best["backend"] == "keras_tuner" and best["trial"] == 0
+    assert (out / "report.html").is_file()
+    sweep_stage(params, objective=sometimes_broken, out_dir=out)  # reloads (overwrite=False): no new trial
+    assert len(read_csv(out / "trials.csv")) == 3
+
+
+def test_nan_and_crashing_trials_fail_with_a_reason_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="optuna", n_trials=4)
+    sweep_stage(params, objective=sometimes_broken, out_dir=out)
+    rows = {r["number"]: r for r in read_csv(out / "trials.csv")}
+    assert rows["1"]["state"] == "failed" and "non-finite fid_fashion" in rows["1"]["reason"]
+    assert rows["2"]["state"] == "failed" and "FloatingPointError: loss exploded" in rows["2"]["reason"]
+    assert rows["0"]["state"] == "complete" and len(rows) == 4
+    study = load(params, out, sometimes_broken)
+    assert study.get_trials()[1].user_attrs["reason"] == rows["1"]["reason"]
+
+
+def test_unreachable_storage_is_one_line_naming_the_url_without_password(tmp_path: Path) -> None:
+    from postgres_server import free_port
+
+    url = f"postgresql://sweeper:hunter2@127.0.0.1:{free_port()}/optuna"
+    params = parse_params({"search": {"storage": url}, "tracking": {"enabled": False}})
+    with pytest.raises(FashionGanError) as err:
+        sweep_stage(params, objective=quadratic, out_dir=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and "hunter2" not in message
+    assert "sweeper:***@127.0.0.1" in message and "search.storage" in message
+
+
+def test_sweep_script_prints_one_error_line_for_a_bad_storage(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("search:\n  storage: 'mysql://u:pw@127.0.0.1/x'\ntracking:\n  enabled: false\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "pipelines" / "sweep.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "search.storage" in lines[0] and "pw" not in lines[0]
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="optuna", n_trials=3, epochs=4, pruner="none")
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=sweep_stage, args=(params,), kwargs={"objective": slow_quadratic, "out_dir": out})
+    proc.start()
+
+    def second_trial_midway() -> bool:
+        if not (out / "optuna.db").exists():
+            return False
+        try:
+            trials = load(params, out, slow_quadratic).get_trials()
+        except KeyError:  # study not created yet
+            return False
+        return len(trials) == 2 and trials[0].state == TrialState.COMPLETE and bool(trials[1].intermediate_values)
+
+    _wait_for(second_trial_midway)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    first = load(params, out, slow_quadratic).get_trials()[0]
+
+    sweep_stage(params, objective=slow_quadratic, out_dir=out)  # the re-run: detects the stale trial
+    trials = load(params, out, slow_quadratic).get_trials()
+    assert len(counted_trials(trials)) == 3
+    assert trials[0].datetime_complete == first.datetime_complete and trials[0].value == first.value
+    assert trials[1].state == TrialState.FAIL
+    retry = next(t for t in trials if t.system_attrs.get("retry_history") == [1])
+    assert retry.state == TrialState.COMPLETE and retry.params == trials[1].params
+    rows = {r["number"]: r for r in read_csv(out / "trials.csv")}
+    assert rows["1"]["counted"] == "false" and f"retried as trial {retry.number}" in rows["1"]["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_two_workers_share_a_postgres_study_without_losing_or_repeating_a_trial(
+    tmp_path: Path, postgres_url: str  # noqa: F811 - fixture
+) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="optuna", n_trials=6, epochs=2, storage=postgres_url, study_name="pg")
+    summary = sweep_stage(params, workers=2, objective=slow_quadratic, out_dir=out)
+    ran = [line.split() for line in (out / "ran.log").read_text().splitlines()]
+    numbers = sorted(int(n) for n, _ in ran)
+    assert numbers == list(range(6))  # each trial ran once, none lost
+    assert len({pid for _, pid in ran}) == 2  # both workers worked
+    trials = optuna.load_study(study_name=summary["study"], storage=open_storage(postgres_url, 1)).get_trials()
+    assert len(trials) == 6 and all(t.state.is_finished() for t in trials)
+    assert summary["n_complete"] + summary["n_pruned"] == 6
+
+
+@pytest.mark.slow
+def test_the_gan_objective_sweeps_logs_and_hands_its_best_model_to_promote(tmp_path: Path, monkeypatch) -> None:
+    """End to end on the bundled sample: 2 GAN trials of 1 epoch, MLflow on, then promote the best."""
+    import numpy as np
+    from fashiongan import registry, tracking
+    from fashiongan.paths import CLASSIFIER_PATH, PROCESSED_DIR, REAL_STATS_PATH
+    from metrics_support import sample_data, sample_real_stats, trained_classifier
+
+    monkeypatch.chdir(tmp_path)
+    x_train, y_train, _, _ = sample_data()
+    PROCESSED_DIR.mkdir(parents=True)
+    np.savez(PROCESSED_DIR / "train.npz", x=x_train[:256], y=y_train[:256])
+    CLASSIFIER_PATH.parent.mkdir(parents=True)
+    trained_classifier().save(CLASSIFIER_PATH)
+    sample_real_stats().save(REAL_STATS_PATH)
+    params = parse_params(
+        {
+            "model": {"preset": "compact", "latent_dim": 16},
+            "train": {"batch_size": 32, "jit_compile": False},
+            "evaluate": {"n_samples": 64, "kid_subsets": 2, "kid_subset_size": 32},
+            "search": {"n_trials": 2, "epochs": 1, "max_images": 200, "n_samples": 64, "width_low": 8, "width_high": 16},
+            "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db", "sweep_experiment": "sweeps-test"},
+        }
+    )
+    summary = sweep_stage(params)
+    rows = read_csv(Path("sweeps/trials.csv"))
+    assert len(rows) == 2 and {r["epochs_trained"] for r in rows} == {"1"}
+    assert math.isfinite(summary["value"]) and Path(summary["model_path"]).is_file()
+    assert summary["evaluation"]["protocol"]["n_samples"] == 64
+    assert "data:image/png;base64," in Path("sweeps/report.html").read_text()
+
+    client = tracking.client()
+    runs = client.search_runs([client.get_experiment_by_name("sweeps-test").experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert len(children) == 2 and {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert all("d_loss" in client.get_run(c.info.run_id).data.metrics for c in children)  # per-epoch metrics
+    assert parent.data.metrics["best_fid_fashion"] == pytest.approx(summary["value"])
+    best = next(c for c in children if c.info.run_id == summary["mlflow_run_id"])
+    assert best.data.metrics["fid_fashion"] == pytest.approx(summary["value"])
+    assert {c.data.tags["sweep.state"] for c in children} <= {"complete", "pruned", "failed"}
+    logged = {f.path for f in client.list_artifacts(parent.info.run_id, "outputs")}
+    assert {"outputs/report.html", "outputs/trials.csv", "outputs/best.json"} <= logged
+
+    sweep_json = json.loads(Path("metrics/sweep.json").read_text())
+    run_id, protocol = sweep_json.pop("mlflow_run_id"), sweep_json.pop("protocol")
+    assert run_id == summary["mlflow_run_id"]
+    decision = registry.promote(params, run_id, sweep_json, protocol)  # the best trial's logged generator
+    assert decision.promoted and decision.version == "1"
+
+    sweep_stage(params)  # a re-run trains nothing and keeps the one parent run
+    assert len(client.search_runs([client.get_experiment_by_name("sweeps-test").experiment_id])) == 3
