@@ -22,6 +22,7 @@ TINY = {
     "evaluate": {"n_samples": 200, "batch_size": 100, "kid_subsets": 2, "kid_subset_size": 100,
                  "classifier": {"epochs": 1}},
     "search": {"n_trials": 2, "epochs": 1, "max_images": 128, "n_samples": 100, "heartbeat_s": 5},
+    "tracking": {"log_model": True},
 }
 
 
@@ -68,6 +69,16 @@ def test_dvc_repro_runs_every_stage_then_nothing(project: Path) -> None:
     assert manifest["source"] == "sample"
     meta = json.loads((project / "data/processed/meta.json").read_text())
     assert meta["train"]["count"] == 256
+    evaluation = json.loads((project / "metrics/evaluate.json").read_text())
+    assert evaluation["protocol"]["n_samples"] == 200 and evaluation["fid_fashion"] > 0
+    promotion = json.loads((project / "metrics/promote.json").read_text())
+    assert promotion["promoted"] is True and promotion["alias"] == "champion"
+    best = json.loads((project / "sweeps/best.json").read_text())
+    train = json.loads((project / "metrics/train.json").read_text())
+    assert train["dropout"] == best["params"]["model.dropout"]
+    assert (project / "models/generator.keras").is_file() and (project / "plots/samples.gif").is_file()
+    shown = run(["dvc", "metrics", "show"], project)
+    assert "fid_fashion" in shown.stdout
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second.stdout
 

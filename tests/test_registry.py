@@ -205,3 +205,19 @@ def test_promotion_and_champion_through_a_tracking_server(mlflow_server: str) ->
         keras.ops.convert_to_numpy(generator(latents, training=False)),
         atol=1e-6,
     )
+
+
+def test_promote_stage_records_a_protocol_refusal_without_failing() -> None:
+    p = params()
+    first, _ = trained_run(p, 0)
+    write_stage_inputs(first, 9.0)
+    registry.promote_stage(p)
+    second, _ = trained_run(p, 1)
+    Path("metrics/evaluate.json").write_text(
+        json.dumps({"fid_fashion": 1.0, "protocol": {**PROTOCOL, "real_stats_hash": "other-data"}})
+    )
+    Path("metrics/train.json").write_text(json.dumps({"mlflow_run_id": second}))
+    result = registry.promote_stage(p)
+    assert result["promoted"] is False and "another protocol" in result["reason"]
+    assert json.loads(Path("metrics/promote.json").read_text())["promoted"] is False
+    assert aliases(p) == {"champion": "1"}

@@ -84,8 +84,10 @@ class ModelParams(_Section):
         None, ge=0.0, lt=1.0, description="discriminator dropout after each conv block; null = preset (compact 0, tutorial 0.3)"
     )
     batchnorm: bool = Field(True, description="BatchNorm in the generator (and the compact discriminator)")
-    d_output: Literal["linear", "sigmoid"] = Field(
-        "linear", description="discriminator output: logits, or probabilities with BCE on probabilities"
+    d_output: Literal["linear", "sigmoid", "sigmoid_as_logits"] = Field(
+        "linear",
+        description="discriminator output: linear logits; sigmoid = probabilities with BCE on probabilities; "
+        "sigmoid_as_logits = sigmoid output fed to a from-logits loss (reproduces the ln 2 stall)",
     )
     generator_depth: Literal[2, 4] = Field(2, description="number of upsampling blocks in the generator")
     leaky_slope: float | None = Field(None, ge=0.0, lt=1.0, description="LeakyReLU negative slope; null = preset (0.2 / 0.3)")
@@ -106,7 +108,7 @@ class TrainParams(_Section):
     g_learning_rate: float = Field(1e-4, gt=0, lt=1, description="generator Adam learning rate")
     d_learning_rate: float = Field(1e-4, gt=0, lt=1, description="discriminator Adam learning rate")
     beta_1: float = Field(0.5, ge=0, lt=1, description="Adam beta_1 for both optimizers")
-    jit_compile: bool = Field(True, description="compile the train step with XLA")
+    jit_compile: bool = Field(False, description="compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21)")
     mixed_precision: bool = Field(False, description="mixed_float16 policy (GPU only)")
     checkpoint_every: int = Field(1, ge=1, description="save a resumable checkpoint every N epochs")
     eval_every: int = Field(1, ge=0, description="compute fid_fashion every N epochs (0 = never during training)")

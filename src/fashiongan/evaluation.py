@@ -7,6 +7,8 @@ real-statistics hash, so ``dvc metrics show`` and the registry compare like with
 
 from __future__ import annotations
 
+import json
+
 import os
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,16 @@ def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int,
     return float(inception_fid(generated[:n], subset)), n, n
 
 
+def _log_to_training_run(params: Params, metrics: dict[str, Any], protocol: dict[str, Any]) -> None:
+    """Add the evaluation to the MLflow run that trained this generator (metrics/train.json names it)."""
+    from fashiongan import tracking
+    from fashiongan.training import TRAIN_METRICS
+
+    run_id = json.loads(TRAIN_METRICS.read_text()).get("mlflow_run_id") if TRAIN_METRICS.is_file() else None
+    with tracking.start_run(params, "evaluate", run_id=run_id, tags={"evaluated": "true"}):
+        tracking.log_evaluation({k: v for k, v in metrics.items() if k != "protocol"}, protocol)
+
+
 def evaluate_stage(params: Params) -> dict[str, Any]:
     """DVC stage: sample the generator with ``evaluate.seed`` and write metrics and a grid."""
     ev = params.evaluate
@@ -91,6 +103,7 @@ def evaluate_stage(params: Params) -> dict[str, Any]:
         result["fid_inception"] = fid_inception
         protocol.update(fid_inception_n_samples=n_gen, fid_inception_n_real=n_real)
     result["protocol"] = protocol
+    _log_to_training_run(params, result, protocol)
     write_json_atomic(result, EVALUATE_METRICS_PATH)
     save_grid(images, EVAL_GRID_PATH)
     return result

@@ -9,6 +9,7 @@ registered changes nothing, so ``dvc repro promote`` can be rerun safely.
 from __future__ import annotations
 
 import json
+import sys
 import math
 import tempfile
 from collections.abc import Mapping
@@ -137,6 +138,10 @@ def promote(
     return PromotionDecision(promoted, reason, reg.model_name, version, run_id, metric, value, champion_version, champion_value)
 
 
+class ProtocolMismatch(FashionGanError):
+    """The candidate and the champion were scored differently, so their FIDs cannot be ranked."""
+
+
 def _decide(
     alias: str,
     metric: str,
@@ -158,7 +163,7 @@ def _decide(
     held = {k: champion.tags.get(f"protocol.{k}") for k in wanted}
     if held != wanted:
         differs = ", ".join(f"{k} {held[k]} vs {v}" for k, v in wanted.items() if held[k] != v)
-        raise FashionGanError(
+        raise ProtocolMismatch(
             f"{alias} version {champion.version} was evaluated under another protocol ({differs}): "
             "re-evaluate with the same evaluate params or pass --force"
         )
@@ -275,7 +280,16 @@ def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
     run_id = run_info.get(RUN_ID_KEY)
     if params.tracking.enabled and (not isinstance(run_id, str) or not run_id):
         raise FashionGanError(f"{TRAIN_JSON} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
-    decision = promote(params, run_id or "", metrics, protocol, force=force)
+    try:
+        decision = promote(params, run_id or "", metrics, protocol, force=force)
+    except ProtocolMismatch as exc:
+        # A pipeline run with other data or evaluation settings is a new protocol, not a failure:
+        # record the refusal and leave the champion alone (`--force` replaces it).
+        print(f"warning: not promoted: {exc}", file=sys.stderr)
+        result = {"promoted": False, "reason": f"refused: {exc}", "run_id": run_id, "metric": params.registry.metric,
+                  "value": metrics.get(params.registry.metric), "alias": params.registry.alias, "protocol": protocol}
+        _write_json(result, PROMOTE_JSON)
+        return result
     result = decision.to_dict() | {"alias": params.registry.alias, "protocol": protocol}
     _write_json(result, PROMOTE_JSON)
     return result

@@ -168,6 +168,10 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
+# Train settings a trial ignores (the sweep sets its own epochs and evaluation cadence).
+TRAIN_KEYS_NOT_IN_TRIALS = {"epochs", "hparams", "checkpoint_every", "eval_every", "eval_samples", "grid_size"}
+
+
 def fingerprint(params: Params, objective: Objective) -> dict[str, Any]:
     """What a trial's result depends on, apart from the two searched values and the study size."""
     search = params.search.model_dump(
@@ -179,7 +183,7 @@ def fingerprint(params: Params, objective: Objective) -> dict[str, Any]:
     return {
         "search": search,
         "model": params.model.model_dump(mode="json", exclude={"dropout", "first_layer_width"}),
-        "train": params.train.model_dump(mode="json", exclude={"epochs"}),
+        "train": params.train.model_dump(mode="json", exclude=TRAIN_KEYS_NOT_IN_TRIALS),
         "data": params.data.model_dump(mode="json", exclude={"timeout_s", "retries", "max_images"}),
         "evaluate": {"seed": params.evaluate.seed, "real_split": params.evaluate.real_split},
         "objective": getattr(objective, "name", getattr(objective, "__qualname__", type(objective).__name__)),
@@ -510,7 +514,7 @@ class _Tracking:
             try:
                 with tracking.start_run(self.params, study_name, run_id=run_id):
                     return run_id
-            except tracking.MlflowException:
+            except tracking.UnknownRunError:
                 log(f"sweep: parent run {run_id} is gone from the tracking store; starting a new one")
         tags = {"sweep.study": study_name, "sweep.backend": self.params.search.backend}
         with tracking.start_run(self.params, study_name, experiment=experiment, tags=tags) as run:
@@ -944,9 +948,11 @@ def finish_sweep(
     if best is not None and evaluation is not None and best.run_id and params.tracking.log_model:
         summary["model_uri"] = tracker.log_generator(best.run_id, lambda: _load_generator(best.model_path))
         _write_json(out / "best.json", summary)
+    metrics_path = metrics_path or Path("metrics") / "sweep.json"
     if evaluation is not None:
-        metrics_path = metrics_path or Path("metrics") / "sweep.json"
         _write_json(metrics_path, {"mlflow_run_id": best.run_id, **evaluation["metrics"], "protocol": evaluation["protocol"]})
+    else:
+        _write_json(metrics_path, {"mlflow_run_id": None, "best_trial": None if best is None else best.number})
     tracker.finish(
         plan.parent_run_id,
         {"sweep.best_trial": best.number if best else "none", "sweep.study": plan.study_name},

@@ -1,0 +1,92 @@
+"""Resumable training state in one ``.npz`` file, written atomically (temp file, then rename).
+
+A checkpoint holds every variable of both networks (BatchNorm statistics included), both
+optimizers' variables (iteration counters and Adam moments), the noise generator's state,
+the epochs done, the history so far, the stop reason (if a detector ended the run) and the
+fingerprint of what determines the training trajectory. A checkpoint whose fingerprint
+differs from the current run's belongs to other params or data and is ignored with a warning
+(the run starts fresh and overwrites it), so a ``dvc repro`` after a params change just works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fashiongan.figures import atomic_path
+
+CHECKPOINT_NAME = "last.npz"
+_GROUPS = ("generator", "discriminator", "g_optimizer", "d_optimizer", "seed")
+
+
+@dataclass
+class CheckpointState:
+    """What a checkpoint restores besides the variables."""
+
+    epoch: int
+    fingerprint: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+
+
+def fingerprint(trajectory: dict[str, Any], x: np.ndarray) -> str:
+    """Hash of the values that shape training (architecture, optimiser, seed, batch) and of the data."""
+    digest = hashlib.sha256(json.dumps(trajectory, sort_keys=True).encode())
+    digest.update(str(x.shape).encode())
+    digest.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _variables(gan) -> dict[str, list]:
+    return {
+        "generator": gan.generator.weights,
+        "discriminator": gan.discriminator.weights,
+        "g_optimizer": gan.g_optimizer.variables,
+        "d_optimizer": gan.d_optimizer.variables,
+        "seed": [gan.seed_generator.state],
+    }
+
+
+def save_checkpoint(gan, state: CheckpointState, directory: Path) -> Path:
+    """Write ``directory/last.npz`` atomically; ``gan`` must have built optimizers."""
+    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(state.__dict__))}
+    for group, variables in _variables(gan).items():
+        for i, var in enumerate(variables):
+            arrays[f"{group}/{i:04d}"] = np.asarray(var.numpy())
+    path = Path(directory) / CHECKPOINT_NAME
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return path
+
+
+def load_checkpoint(gan, directory: Path, expected_fingerprint: str) -> CheckpointState | None:
+    """Restore ``gan`` from ``directory/last.npz``; None (and a warning on mismatch) if unusable."""
+    path = Path(directory) / CHECKPOINT_NAME
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        state = CheckpointState(**json.loads(str(data["meta"])))
+        if state.fingerprint != expected_fingerprint:
+            warnings.warn(
+                f"ignoring checkpoint {path}: it was written for other params or data "
+                f"({state.fingerprint} != {expected_fingerprint}); training starts from epoch 0",
+                stacklevel=2,
+            )
+            return None
+        stored = {g: sorted(k for k in data.files if k.startswith(f"{g}/")) for g in _GROUPS}
+        variables = _variables(gan)
+        for group in _GROUPS:
+            if len(stored[group]) != len(variables[group]):
+                warnings.warn(f"ignoring checkpoint {path}: {group} variables do not match", stacklevel=2)
+                return None
+        for group in _GROUPS:
+            for key, var in zip(stored[group], variables[group], strict=True):
+                var.assign(data[key])
+    return state

@@ -1,0 +1,345 @@
+"""Train a GAN from params: the one loop used by the train stage and by every sweep trial.
+
+:func:`train_gan` seeds everything, builds the preset, resumes from ``checkpoints/last.npz``
+when one exists for the same params and data (see :mod:`fashiongan.checkpoints`), runs
+``GAN.fit`` with the detectors and the caller's callbacks, and writes (when ``out_dir`` is
+given) the per-epoch sample grids, their GIF, the loss curve, the history CSV, the summary
+JSON and both models. A run that already finished (all epochs, or a detector stopped it) is
+not trained again: its outputs are rewritten from the checkpoint. Raising ``train.epochs``
+continues a finished run. Delete ``checkpoints/`` or pass ``resume=False`` to start over.
+
+Callback order on every epoch end: epoch timer (``logs["seconds"]``), :class:`EpochEvaluator`
+instances from ``callbacks`` (scores into ``logs``), the detectors, the sample-grid writer,
+the caller's other callbacks (MLflow, pruning), then the history recorder and the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fashiongan import figures
+from fashiongan.callbacks import EpochEvaluator, detectors
+from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
+from fashiongan.config import Params
+from fashiongan.errors import FashionGanError
+from fashiongan.gan import GAN, make_dataset, make_optimizers
+from fashiongan.models import ResolvedModel, build_models, resolve_model_params
+from fashiongan.paths import (
+    CHECKPOINT_DIR,
+    CLASSIFIER_PATH,
+    DISCRIMINATOR_PATH,
+    GENERATOR_PATH,
+    METRICS_DIR,
+    PLOTS_DIR,
+    PROCESSED_DIR,
+    REAL_STATS_PATH,
+)
+
+SAMPLES_DIR = PLOTS_DIR / "samples"
+SAMPLES_GIF = PLOTS_DIR / "samples.gif"
+LOSS_CURVE = PLOTS_DIR / "loss_curve.png"
+HISTORY_CSV = PLOTS_DIR / "train_history.csv"
+TRAIN_METRICS = METRICS_DIR / "train.json"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``history`` has one dict per epoch (resumed epochs included)."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    history: list[dict[str, Any]]
+    epochs_trained: int
+    stop_reason: str | None
+    seconds: float  # wall time of this call
+    resumed_from: int = 0  # epochs restored from a checkpoint
+    fingerprint: str = ""
+    model: dict[str, Any] = field(default_factory=dict)  # resolved architecture
+    mixed_precision: bool = False  # effective (requested and a GPU present)
+
+
+def sample_path(out_dir: Path, epoch: int) -> Path:
+    """Where the fixed-noise grid of ``epoch`` (1-based) is written."""
+    return Path(out_dir) / SAMPLES_DIR / f"epoch_{epoch:03d}.png"
+
+
+def fixed_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """The latents behind every sample grid: the same for every epoch and every resume."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """``logs["seconds"]``: the epoch's training wall time (before any scoring or writing)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self.started
+
+
+class _SampleWriter(keras.callbacks.Callback):
+    """Grid of the generator's images for the fixed noise, one PNG per epoch."""
+
+    def __init__(self, out_dir: Path, noise: np.ndarray, grid_size: int):
+        super().__init__()
+        self.out_dir, self.noise, self.grid_size = out_dir, noise, grid_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = np.asarray(self.model.generator(self.noise, training=False), dtype=np.float32)
+        figures.save_png(figures.image_grid(images, self.grid_size), sample_path(self.out_dir, epoch + 1))
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Append each epoch's logs (and the stop reason, if set this epoch) to ``history``."""
+
+    def __init__(self, history: list[dict[str, Any]]):
+        super().__init__()
+        self.history = history
+
+    def on_epoch_end(self, epoch, logs=None):
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float | np.number)})
+        reason = getattr(self.model, "stop_reason", None)
+        if reason and not any(r.get("stop_reason") for r in self.history):
+            row["stop_reason"] = reason
+        self.history.append(row)
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Save every ``every`` epochs, at the last epoch, and when training is being stopped."""
+
+    def __init__(self, directory: Path, history: list[dict[str, Any]], fp: str, every: int, epochs: int):
+        super().__init__()
+        self.directory, self.history, self.fp, self.every, self.epochs = directory, history, fp, every, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every == 0 or done == self.epochs or self.model.stop_training:
+            state = CheckpointState(done, self.fp, list(self.history), getattr(self.model, "stop_reason", None))
+            save_checkpoint(self.model, state, self.directory)
+
+
+def _use_mixed_precision(requested: bool) -> bool:
+    if requested and not tf.config.list_physical_devices("GPU"):
+        warnings.warn("train.mixed_precision=true needs a GPU; training in float32 instead", stacklevel=3)
+        return False
+    return requested
+
+
+def _trajectory(params: Params, spec: ResolvedModel, mixed: bool) -> dict[str, Any]:
+    """The values a checkpoint must agree on to be resumed (``epochs`` is not one of them)."""
+    t = params.train
+    return {
+        "model": spec.as_dict(),
+        "train": {k: getattr(t, k) for k in ("batch_size", "seed", "g_learning_rate", "d_learning_rate", "beta_1")},
+        "mixed_precision": mixed,
+    }
+
+
+def build_gan(params: Params, mixed_precision: bool = False) -> GAN:
+    """Seeded, compiled GAN with built optimizers (restorable), as ``params`` describe it."""
+    spec = resolve_model_params(params.model)
+    t = params.train
+    generator, discriminator = build_models(spec, "mixed_float16" if mixed_precision else None)
+    gan = GAN(generator, discriminator, spec.latent_dim, spec.d_output, seed=t.seed)
+    d_opt, g_opt = make_optimizers(t.g_learning_rate, t.d_learning_rate, t.beta_1, mixed_precision)
+    gan.compile(d_opt, g_opt, jit_compile=t.jit_compile)
+    gan.build_optimizers()
+    return gan
+
+
+def train_gan(
+    params: Params,
+    x_train: np.ndarray,
+    out_dir: Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    resume: bool = True,
+    verbose: int = 0,
+) -> TrainResult:
+    """Train on ``x_train`` (float32 [N, 28, 28, 1] in [-1, 1]) for ``params.train.epochs`` epochs.
+
+    ``out_dir`` None trains in memory (no checkpoint, no files). ``callbacks`` see every
+    epoch's ``logs`` (d_loss, g_loss, d_real, d_fake, seconds, and the scores of any
+    :class:`EpochEvaluator` among them, which run first). ``verbose`` is Keras' fit verbosity.
+    """
+    started = time.perf_counter()
+    t = params.train
+    x_train = np.asarray(x_train, dtype=np.float32)
+    if x_train.ndim != 4 or x_train.shape[1:] != (28, 28, 1):
+        raise FashionGanError(f"training images must be [N, 28, 28, 1], got {x_train.shape}: run `dvc repro preprocess`")
+    if len(x_train) < t.batch_size:
+        raise FashionGanError(
+            f"{len(x_train)} training images are fewer than train.batch_size={t.batch_size}: lower the batch size "
+            "or use more data (data.max_images)"
+        )
+    keras.utils.set_random_seed(t.seed)
+    if t.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    mixed = _use_mixed_precision(t.mixed_precision)
+    spec = resolve_model_params(params.model)
+    gan = build_gan(params, mixed)
+    fp = fingerprint(_trajectory(params, spec, mixed), x_train)
+
+    out = Path(out_dir) if out_dir is not None else None
+    state = None
+    if out is not None and resume:
+        state = load_checkpoint(gan, out / CHECKPOINT_DIR, fp)
+    history: list[dict[str, Any]] = list(state.history) if state else []
+    first_epoch = state.epoch if state else 0
+    gan.stop_reason = state.stop_reason if state else None
+
+    if gan.stop_reason is None and first_epoch < t.epochs:
+        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks))
+        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs)
+        gan.fit(
+            data,
+            epochs=t.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=len(x_train) // t.batch_size,
+            callbacks=chain,
+            shuffle=False,  # make_dataset shuffles, per epoch and seeded
+            verbose=verbose,
+        )
+    result = TrainResult(
+        generator=gan.generator,
+        discriminator=gan.discriminator,
+        history=history,
+        epochs_trained=len(history),
+        stop_reason=gan.stop_reason,
+        seconds=time.perf_counter() - started,
+        resumed_from=first_epoch,
+        fingerprint=fp,
+        model=spec.as_dict(),
+        mixed_precision=mixed,
+    )
+    if out is not None:
+        write_outputs(result, out, n_images=len(x_train))
+    return result
+
+
+def _callback_chain(gan, params, spec, out, fp, history, callbacks) -> list[keras.callbacks.Callback]:
+    t = params.train
+    scorers = [c for c in callbacks if isinstance(c, EpochEvaluator)]
+    others = [c for c in callbacks if not isinstance(c, EpochEvaluator)]
+    chain: list[keras.callbacks.Callback] = [_EpochTimer(), *scorers]
+    chain += detectors(t.stall_patience, t.stall_tolerance, t.divergence_bound, t.collapse_min_classes)
+    if out is not None:
+        chain.append(_SampleWriter(out, fixed_noise(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
+    chain += [*others, _Recorder(history)]
+    if out is not None:
+        chain.append(_Checkpointer(out / CHECKPOINT_DIR, history, fp, t.checkpoint_every, t.epochs))
+    return chain
+
+
+def summarize(result: TrainResult, n_images: int) -> dict[str, Any]:
+    """The numbers of ``metrics/train.json``: last epoch, timing, latest scores, provenance."""
+    last = result.history[-1] if result.history else {}
+    epoch_seconds = [row["seconds"] for row in result.history if "seconds" in row]
+    summary: dict[str, Any] = {
+        "epochs_trained": result.epochs_trained,
+        "stop_reason": result.stop_reason,
+        "resumed_from_epoch": result.resumed_from,
+        **{k: last[k] for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last},
+        "train_seconds": float(sum(epoch_seconds)),
+        "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        "images_per_second": n_images / float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        "n_train_images": n_images,
+        "mixed_precision": result.mixed_precision,
+        "fingerprint": result.fingerprint,
+        "model": result.model,
+    }
+    scored = [row for row in result.history if "fid_fashion" in row]
+    if scored:
+        skip = {"seconds", "stop_reason", "d_loss", "g_loss", "d_real", "d_fake"}
+        summary.update({k: v for k, v in scored[-1].items() if k not in skip})
+        summary["scored_epoch"] = summary.pop("epoch")
+    return summary
+
+
+def write_outputs(result: TrainResult, out_dir: Path, n_images: int) -> dict[str, Any]:
+    """Models, GIF, loss curve, history CSV and ``metrics/train.json`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    for model, rel in ((result.generator, GENERATOR_PATH), (result.discriminator, DISCRIMINATOR_PATH)):
+        with figures.atomic_path(out_dir / rel) as tmp:
+            model.save(tmp)
+    frames = [sample_path(out_dir, e) for e in range(1, result.epochs_trained + 1)]
+    figures.save_gif([f for f in frames if f.is_file()], out_dir / SAMPLES_GIF)
+    if result.history:
+        figures.plot_losses(result.history, out_dir / LOSS_CURVE)
+    figures.write_history_csv(result.history, out_dir / HISTORY_CSV)
+    summary = summarize(result, n_images)
+    with figures.atomic_path(out_dir / TRAIN_METRICS) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def hparams_from_sweep(params: Params, best_json: Path) -> Params:
+    """``params`` with model.dropout and model.first_layer_width taken from the sweep's best trial."""
+    if not best_json.is_file():
+        raise FashionGanError(
+            f"{best_json} not found: run `dvc repro sweep` first, or set train.hparams: params to train "
+            "with params.yaml's model.dropout and model.first_layer_width"
+        )
+    best = json.loads(best_json.read_text()).get("params")
+    if not best:
+        raise FashionGanError(f"{best_json} has no best trial (every trial failed?): inspect sweeps/trials.csv, "
+                              "or set train.hparams: params")
+    model = params.model.model_copy(
+        update={"dropout": best["model.dropout"], "first_layer_width": best["model.first_layer_width"]}
+    )
+    return params.model_copy(update={"model": model})
+
+
+def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
+    """The ``train`` DVC stage: train on data/processed/train.npz, write the standard outputs, log to MLflow.
+
+    With ``train.hparams: sweep`` the searched knobs come from sweeps/best.json. fid_fashion is
+    computed during training (every ``train.eval_every`` epochs) when the train_classifier
+    stage's models/classifier.keras and models/real_stats.npz exist.
+    """
+    from fashiongan import tracking
+    from fashiongan.data import load_manifest, load_split
+    from fashiongan.paths import RAW_DIR, SWEEPS_DIR
+
+    root = Path(root)
+    if params.train.hparams == "sweep":
+        params = hparams_from_sweep(params, root / SWEEPS_DIR / "best.json")
+    x, _ = load_split("train", root / PROCESSED_DIR)
+    callbacks: list[keras.callbacks.Callback] = []
+    classifier, real_stats = root / CLASSIFIER_PATH, root / REAL_STATS_PATH
+    if params.train.eval_every and classifier.is_file() and real_stats.is_file():
+        from fashiongan.metrics.evaluator import FashionEvaluator
+
+        evaluator = FashionEvaluator.load(classifier, real_stats, params.evaluate)
+        ev = params.evaluate
+        callbacks.append(EpochEvaluator(evaluator, params.train.eval_every, params.train.eval_samples, ev.seed, ev.batch_size))
+    tags = {"stage": "train", "hparams_from": params.train.hparams}
+    with tracking.start_run(params, "train", tags=tags) as run:
+        tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
+        callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
+        result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)
+        outputs = [root / p for p in (SAMPLES_GIF, LOSS_CURVE, HISTORY_CSV, TRAIN_METRICS)]
+        tracking.log_training_outputs(
+            result.generator, root / DISCRIMINATOR_PATH, outputs, log_model=params.tracking.log_model
+        )
+    summary = summarize(result, n_images=len(x)) | {
+        "mlflow_run_id": run.run_id,
+        "hparams_from": params.train.hparams,
+        "dropout": params.model.dropout,
+        "first_layer_width": params.model.first_layer_width,
+    }
+    with figures.atomic_path(root / TRAIN_METRICS) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,107 @@
+"""The GAN train step, its optimizers and its input pipeline."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from fashiongan.config import ModelParams
+from fashiongan.gan import GAN, make_dataset, make_optimizers
+from fashiongan.models import build_models, resolve_model_params
+
+TINY = {"preset": "compact", "first_layer_width": 8, "latent_dim": 16}
+
+
+def _gan(d_lr=2e-4, g_lr=2e-4, mixed=False, dtype=None, **fields) -> GAN:
+    keras.utils.set_random_seed(0)
+    spec = resolve_model_params(ModelParams(**(TINY | fields)))
+    gen, disc = build_models(spec, dtype)
+    gan = GAN(gen, disc, spec.latent_dim, spec.d_output, seed=0)
+    d_opt, g_opt = make_optimizers(g_lr, d_lr, 0.5, mixed_precision=mixed)
+    gan.compile(d_opt, g_opt, jit_compile=False)
+    return gan
+
+
+@pytest.fixture(scope="module")
+def batch() -> np.ndarray:
+    return np.random.default_rng(1).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+
+
+def test_train_step_moves_losses_and_weights(batch):
+    gan = _gan(d_lr=2e-3, g_lr=1e-6)  # a fast discriminator must learn to separate a fixed batch
+    before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
+    losses = []
+    for _ in range(8):
+        gan.reset_metrics()
+        logs = gan.train_step(batch)
+        losses.append({k: float(v) for k, v in logs.items()})
+    assert set(losses[0]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert losses[-1]["d_loss"] < losses[0]["d_loss"]
+    assert losses[-1]["d_real"] > losses[-1]["d_fake"]
+    assert all(0 <= row[k] <= 1 for row in losses for k in ("d_real", "d_fake"))
+    assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, gan.discriminator.trainable_weights, strict=True))
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 8
+
+
+def test_losses_are_ln2_when_the_discriminator_is_undecided(batch):
+    gan = _gan()
+    head = gan.discriminator.get_layer("d_out")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])  # logit 0 = probability 0.5
+    logs = gan.train_step(batch)
+    assert float(logs["d_loss"]) == pytest.approx(np.log(2), abs=1e-6)
+    assert float(logs["g_loss"]) == pytest.approx(np.log(2), abs=1e-6)
+    assert float(logs["d_real"]) == pytest.approx(0.5)
+
+
+def test_sigmoid_ablation_trains_with_finite_losses(batch):
+    gan = _gan(d_output="sigmoid", batchnorm=False)
+    assert not gan.from_logits
+    history = gan.fit(make_dataset(np.concatenate([batch, batch]), 16, seed=0, epochs=2), epochs=2, steps_per_epoch=4, shuffle=False, verbose=0)
+    values = np.array([history.history[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")])
+    assert np.all(np.isfinite(values))
+    assert history.history["d_loss"][0] != history.history["d_loss"][1]
+
+
+def test_sigmoid_fed_to_a_logits_loss_reproduces_the_ln2_stall(batch):
+    """The compact report's stall: saturated sigmoid outputs read as logits give ln 2 and no gradient."""
+    base = _gan(d_output="sigmoid")
+    head = base.discriminator.get_layer("d_out")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.full_like(bias, -30.0)])  # D(anything) ~ 1e-13
+    readings = {}
+    for mode in ("sigmoid_as_logits", "sigmoid"):
+        gan = GAN(base.generator, base.discriminator, 16, mode, seed=0)
+        d_opt, g_opt = make_optimizers(2e-4, 2e-4, 0.5)
+        gan.compile(d_opt, g_opt)
+        logs = gan.train_step(batch)
+        readings[mode] = (float(logs["d_loss"]), float(logs["g_loss"]), float(head.get_weights()[1][0]))
+        head.set_weights([np.zeros_like(kernel), np.full_like(bias, -30.0)])
+    d_loss, g_loss, moved_bias = readings["sigmoid_as_logits"]
+    assert d_loss == pytest.approx(np.log(2), abs=1e-6) and g_loss == pytest.approx(np.log(2), abs=1e-6)
+    assert moved_bias == pytest.approx(-30.0, abs=1e-5)  # the flat sigmoid passes no gradient
+    assert readings["sigmoid"][0] > 5  # probabilities read as probabilities: real images cost -log(1e-7)
+
+
+def test_loss_scaling_path_runs(batch):
+    gan = _gan(mixed=True, dtype="mixed_float16")
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    logs = gan.train_step(batch)
+    assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["g_loss"]))
+    assert gan.generator.output.dtype == "float32" and gan.discriminator.output.dtype == "float32"
+
+
+def test_dataset_shuffles_per_epoch_drops_remainder_and_resumes():
+    x = np.arange(10, dtype="float32")[:, None, None, None] * np.ones((1, 28, 28, 1), "float32")
+
+    def ids(ds):
+        return [b[:, 0, 0, 0].numpy().astype(int).tolist() for b in ds]
+
+    full = ids(make_dataset(x, 4, seed=3, epochs=3))
+    assert len(full) == 6 and all(len(b) == 4 for b in full)  # 10 // 4 = 2 batches per epoch
+    assert full[0:2] != full[2:4]
+    assert ids(make_dataset(x, 4, seed=3, epochs=3)) == full
+    assert ids(make_dataset(x, 4, seed=3, first_epoch=2, epochs=3)) == full[4:6]
+    assert ids(make_dataset(x, 4, seed=4, epochs=1)) != full[0:2]
+    with pytest.raises(ValueError, match="at least batch_size"):
+        make_dataset(x, 11, seed=0)
