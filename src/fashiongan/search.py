@@ -880,7 +880,7 @@ def sweep_stage(
 
     ``objective`` defaults to the GAN objective; tests inject small real functions. With the GAN
     objective the best trial's generator is re-scored on the ``evaluate`` protocol and written to
-    ``metrics_path`` (default ``metrics/sweep.json``) for ``promote`` with ``registry.candidate: sweep``.
+    ``metrics_path`` (default ``metrics/sweep.json`` beside ``out_dir``) holds the best trial's scores.
     """
     workers = workers or params.search.workers
     if params.search.backend != "keras_tuner":
@@ -948,7 +948,7 @@ def finish_sweep(
     if best is not None and evaluation is not None and best.run_id and params.tracking.log_model:
         summary["model_uri"] = tracker.log_generator(best.run_id, lambda: _load_generator(best.model_path))
         _write_json(out / "best.json", summary)
-    metrics_path = metrics_path or Path("metrics") / "sweep.json"
+    metrics_path = metrics_path or Path(plan.out_dir).parent / "metrics" / "sweep.json"
     if evaluation is not None:
         _write_json(metrics_path, {"mlflow_run_id": best.run_id, **evaluation["metrics"], "protocol": evaluation["protocol"]})
     else:
