@@ -26,7 +26,7 @@ def tiny_params(**train):
     return parse_params(
         {
             "model": {"preset": "compact", "first_layer_width": 8, "latent_dim": 16},
-            "train": {"epochs": 1, "batch_size": 32, "jit_compile": False, "grid_size": 2, **train},
+            "train": {"hparams": "params", "epochs": 1, "batch_size": 32, "jit_compile": False, "grid_size": 2, **train},
         }
     )
 
@@ -199,14 +199,42 @@ def test_detector_stop_and_scores_reach_history_and_result(sample_x, tmp_path):
     assert (again.epochs_trained, again.stop_reason, len(scorer.calls)) == (1, result.stop_reason, 1)
 
 
-def test_train_stage_writes_standard_outputs(sample_x, tmp_path):
-    processed = tmp_path / "data" / "processed"
+def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_store: Path, tmp_path: Path):
+    import json
+
+    from mlflow import MlflowClient
+
+    from fashiongan.config import DataParams
+    from fashiongan.data import fetch
+
+    root = tmp_path
+    fetch(DataParams(source="sample"), raw_dir=root / "data" / "raw")
+    processed = root / "data" / "processed"
     processed.mkdir(parents=True)
     np.savez(processed / "train.npz", x=sample_x[:64], y=np.zeros(64, np.int64))
-    summary = train_stage(tiny_params(), root=tmp_path)
+    (root / "sweeps").mkdir()
+    best = {"params": {"model.dropout": 0.25, "model.first_layer_width": 12}}
+    (root / "sweeps" / "best.json").write_text(json.dumps(best))
+    summary = train_stage(tiny_params(hparams="sweep"), root=root)
     assert summary["epochs_trained"] == 1 and summary["n_train_images"] == 64 and "fid_fashion" not in summary
+    assert (summary["dropout"], summary["first_layer_width"]) == (0.25, 12)
     for rel in ("models/generator.keras", "models/discriminator.keras", "metrics/train.json", "checkpoints/last.npz"):
-        assert (tmp_path / rel).is_file(), rel
+        assert (root / rel).is_file(), rel
+    run = MlflowClient().get_run(summary["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.first_layer_width"] == "12" and "d_loss" in run.data.metrics
+    assert json.loads((root / "metrics" / "train.json").read_text())["mlflow_run_id"] == run.info.run_id
+
+
+def test_hparams_from_sweep_needs_a_best_trial(tmp_path: Path):
+    from fashiongan.errors import FashionGanError
+    from fashiongan.training import hparams_from_sweep
+
+    with pytest.raises(FashionGanError, match="run `dvc repro sweep` first, or set train.hparams: params"):
+        hparams_from_sweep(tiny_params(), tmp_path / "best.json")
+    (tmp_path / "best.json").write_text('{"params": null}')
+    with pytest.raises(FashionGanError, match="no best trial"):
+        hparams_from_sweep(tiny_params(), tmp_path / "best.json")
 
 
 def test_too_few_images_is_a_user_error(sample_x):
