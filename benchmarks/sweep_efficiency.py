@@ -8,13 +8,16 @@ intermediate FID.
 
 Targets: Optuna's best FID within 5 % of the grid's, with at most 40 % of the grid's epochs; and,
 with every trial in one process, peak RSS after the last trial at most 1.2x the peak after the first.
+The first trial is the grid's smallest model (width 64) and pays one-off allocations, so the growth
+per trial from the second trial on is printed too: it is what a leak would show (~0 once
+:func:`fashiongan.search.run_objective` releases each trial's TensorFlow graphs).
 
 Pruning can save at most the epochs after the first report of each pruned trial, so the epoch
 target needs at least 3 epochs per trial (5 Optuna trials, 2 never pruned: >= 9 of the grid's 27).
 
 It builds a throwaway workspace (fetch, preprocess, train_classifier on --data) so it never touches
-the project's outputs. The defaults took 15 minutes on 2 CPU cores shared with other jobs (load 8);
-the grid is 80 % of that. Scale up with flags.
+the project's outputs. The defaults took 9.5 minutes on 2 CPU cores shared with other jobs (load
+3-4); the grid is 80 % of that. Scale up with flags.
 
 Run: ``python benchmarks/sweep_efficiency.py [--data sample|PATH] [--max-images 800] [--epochs 3]
 [--n-samples 300] [--optuna-trials 5] [--pruner median|hyperband] [--preset compact]``; scale up with
@@ -92,6 +95,8 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out.resolve() if args.out else None
 
+    started_all = time.perf_counter()
+    load_before = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="fashiongan-sweep-bench-"))
     prepare_workspace(root, args.data)
     common = {
@@ -140,6 +145,13 @@ def main() -> None:
     print(f"optuna/grid epochs ratio   {epoch_ratio:.3f} (target <= 0.40): {'met' if epoch_ratio <= 0.40 else 'missed'}")
     print(f"RSS after first trial {first[2]:.0f} MiB (peak {first[3]:.0f}), after last trial {last[2]:.0f} MiB "
           f"(peak {last[3]:.0f}); peak ratio {last[3] / first[3]:.3f} (target <= 1.2)")  # fmt: skip
+    if len(objective.memory) > 2:
+        second, later = objective.memory[1], len(objective.memory) - 2
+        print(f"RSS growth after the second trial: {last[2] - second[2]:+.0f} MiB over {later} trials "
+              f"({(last[2] - second[2]) / later:+.1f} MiB per trial)")  # fmt: skip
+    load_after = os.getloadavg()
+    print(f"total {time.perf_counter() - started_all:.0f} s on {os.cpu_count()} CPUs; load average (1/5/15 min) "
+          f"{' '.join(f'{x:.1f}' for x in load_before)} at start, {' '.join(f'{x:.1f}' for x in load_after)} at end")  # fmt: skip
     if args.keep:
         print(f"reports: {root / 'sweeps' / 'grid' / 'report.html'} and {root / 'sweeps' / 'optuna' / 'report.html'}")
     else:

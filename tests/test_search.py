@@ -8,6 +8,7 @@ has its own end-to-end test at the bottom.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import math
 import multiprocessing
@@ -23,12 +24,14 @@ import pytest
 from fashiongan.config import parse_params
 from fashiongan.errors import FashionGanError
 from fashiongan.search import (
+    STALE_REASON,
     TrialContext,
     TrialOutcome,
     counted_trials,
     grid_cells,
     make_plan,
     open_storage,
+    run_objective,
     sweep_stage,
 )
 from optuna.trial import TrialState
@@ -69,11 +72,22 @@ def sometimes_broken(ctx: TrialContext) -> TrialOutcome:
     return quadratic(ctx)
 
 
-def tiny(tmp_path: Path, **search) -> object:
+def keras_fit(ctx: TrialContext) -> TrialOutcome:
+    """One epoch of a one-layer Keras model: traces a training graph, as a GAN trial does."""
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(), "mse")
+    model.fit(np.zeros((8, 4)), np.zeros((8, 1)), epochs=1, verbose=0)
+    return TrialOutcome(1.0, 1, 0.0)
+
+
+def tiny(tmp_path: Path, tracking: dict | None = None, **search) -> object:
     return parse_params(
         {
             "search": {"n_trials": 3, "epochs": 2, "heartbeat_s": 1, **search},
-            "tracking": {"enabled": False},
+            "tracking": tracking or {"enabled": False},
         }
     )
 
@@ -175,6 +189,48 @@ def test_sweep_script_prints_one_error_line_for_a_bad_storage(tmp_path: Path) ->
     assert len(lines) == 1 and "search.storage" in lines[0] and "pw" not in lines[0]
 
 
+def test_trials_in_one_process_leave_no_tensorflow_graph_behind(tmp_path: Path) -> None:
+    """TensorFlow's gradient registry pins every traced training graph (tensorflow#97697) unless released."""
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    def graphs() -> set[int]:
+        gc.collect()
+        return {id(g) for g in gc.get_objects() if isinstance(g, FuncGraph)}
+
+    before = graphs()
+    params = tiny(tmp_path)
+    for number in range(2):
+        ctx = TrialContext(number, params, tmp_path / str(number), lambda epoch, value: False)
+        ctx.out_dir.mkdir()
+        assert run_objective(keras_fit, ctx).state == "complete"
+    assert graphs() - before == set()
+
+
+def test_a_dead_workers_run_is_ended_failed_once_and_children_name_their_parent(local_store: Path) -> None:
+    from fashiongan import tracking
+
+    params = parse_params({})
+    with tracking.start_run(params, "sweep", experiment="sweeps-test") as parent:
+        pass
+    with tracking.start_run(params, "trial", experiment="sweeps-test", parent_run_id=parent.run_id) as child:
+        pass
+    client = tracking.client()
+    assert client.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent.run_id
+    experiment_id = client.get_experiment_by_name("sweeps-test").experiment_id
+    orphan = client.create_run(experiment_id).info.run_id  # RUNNING, as a SIGKILLed worker leaves it
+
+    assert tracking.end_run_as(orphan, "FAILED", {"sweep.reason": STALE_REASON})
+    run = client.get_run(orphan)
+    assert run.info.status == "FAILED" and run.info.end_time and run.data.tags["sweep.reason"] == STALE_REASON
+    assert not tracking.end_run_as(orphan, "KILLED", {"sweep.reason": "again"})  # an ended run is left alone
+    assert client.get_run(orphan).data.tags["sweep.reason"] == STALE_REASON
+    assert not tracking.end_run_as(child.run_id, "FAILED") and client.get_run(child.run_id).info.status == "FINISHED"
+    with pytest.raises(ValueError, match="status"):
+        tracking.end_run_as(orphan, "DEAD")
+    with pytest.raises(tracking.UnknownRunError):
+        tracking.end_run_as("0" * 32, "FAILED")
+
+
 def _wait_for(predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -183,9 +239,10 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.slow
-def test_a_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path: Path) -> None:
+def test_a_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path: Path, local_store: Path) -> None:
     out = tmp_path / "sweeps"
-    params = tiny(tmp_path, backend="optuna", n_trials=3, epochs=4, pruner="none")
+    tracking = {"sweep_experiment": "sweeps-kill"}  # the default store, under tmp_path (local_store)
+    params = tiny(tmp_path, tracking, backend="optuna", n_trials=3, epochs=4, pruner="none")
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=sweep_stage, args=(params,), kwargs={"objective": slow_quadratic, "out_dir": out})
     proc.start()
@@ -202,17 +259,36 @@ def test_a_killed_worker_trial_is_retried_and_finished_trials_are_kept(tmp_path:
     _wait_for(second_trial_midway)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join()
-    first = load(params, out, slow_quadratic).get_trials()[0]
+    first, killed = load(params, out, slow_quadratic).get_trials()
+    from fashiongan import tracking as mlflow_tracking
+
+    mlflow_tracking.activate(params)
+    client = mlflow_tracking.client()
+    dead_run = killed.user_attrs["mlflow_run_id"]  # recorded when the trial's run started
+    assert client.get_run(dead_run).info.status == "RUNNING"  # SIGKILL: nobody ended it
+    first_run = client.get_run(first.user_attrs["outcome"]["mlflow_run_id"])
 
     sweep_stage(params, objective=slow_quadratic, out_dir=out)  # the re-run: detects the stale trial
     trials = load(params, out, slow_quadratic).get_trials()
-    assert len(counted_trials(trials)) == 3
+    assert len(counted_trials(trials)) == 3 and sum(t.state.is_finished() for t in trials) == 4
     assert trials[0].datetime_complete == first.datetime_complete and trials[0].value == first.value
     assert trials[1].state == TrialState.FAIL
     retry = next(t for t in trials if t.system_attrs.get("retry_history") == [1])
     assert retry.state == TrialState.COMPLETE and retry.params == trials[1].params
     rows = {r["number"]: r for r in read_csv(out / "trials.csv")}
     assert rows["1"]["counted"] == "false" and f"retried as trial {retry.number}" in rows["1"]["reason"]
+
+    runs = client.search_runs([client.get_experiment_by_name("sweeps-kill").experiment_id])
+    assert [r.info.run_id for r in runs if r.info.status == "RUNNING"] == []
+    dead = client.get_run(dead_run)
+    assert dead.info.status == "FAILED" and dead.data.tags["sweep.reason"] == STALE_REASON
+    assert dead.data.tags["sweep.retried_as"] == str(retry.number)
+    again = client.get_run(first_run.info.run_id)  # the completed trial's run is untouched
+    assert again.info.status == "FINISHED" and again.info.end_time == first_run.info.end_time
+    assert again.data.metrics == first_run.data.metrics and again.data.tags == first_run.data.tags
+    children = {int(r.data.tags["sweep.trial"]): r for r in runs if "sweep.trial" in r.data.tags}
+    assert sorted(children) == sorted(t.number for t in trials)  # one run per trial, the dead one included
+    assert all(children[t.number].info.status == "FINISHED" for t in counted_trials(trials))
 
 
 @pytest.mark.slow

@@ -47,8 +47,14 @@ class EpochEvaluator(keras.callbacks.Callback):
         self.batch_size = batch_size
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Add fid_fashion, kid_fashion, classes_covered, ... to ``logs`` on scoring epochs."""
+        """Add fid_fashion, kid_fashion, classes_covered, ... to ``logs`` on scoring epochs.
+
+        An epoch with a NaN/inf loss is not scored: its generator draws NaN images, and the
+        divergence detector (which runs next) is what should end the run, with the reason recorded.
+        """
         if logs is None or (epoch + 1) % self.every:
+            return
+        if any(key in logs and not math.isfinite(float(logs[key])) for key in LOSS_KEYS):
             return
         scores = self.evaluator.score_generator(self.model.generator, self.n_samples, self.seed, self.batch_size)
         logs.update({key: float(value) for key, value in scores.items()})

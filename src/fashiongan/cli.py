@@ -1,4 +1,4 @@
-"""``fashiongan`` command line: one command per pipeline stage, plus sample, ui and check.
+"""``fashiongan`` command line: one command per pipeline stage, plus sample, ui, check and selftest.
 
 Every command reads ``params.yaml`` (or ``--params``) through the one schema and accepts
 ``--set key=value`` overrides, so ``fashiongan train --set train.epochs=1`` behaves like
@@ -222,6 +222,53 @@ def params_cmd(
     head, _, rest = text.partition(TABLE_START)
     _, _, tail = rest.partition(TABLE_END)
     readme.write_text(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
+
+
+FAULT_SUITE = ["-m", "pytest", "tests/faults", "-m", "faults", "-q"]
+
+
+def suite_table(output: str) -> list[str]:
+    """The lines of pytest's ``fault suite`` section (the tally), then its closing summary line."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("=") and " fault suite " in line), None)
+    if start is None:
+        return lines[-1:]
+    end = next((i for i in range(start + 1, len(lines) - 1) if lines[i].startswith("=")), len(lines) - 1)
+    return lines[start + 1 : end] + lines[-1:]
+
+
+@app.command()
+@exit_on_error
+def selftest(
+    faults: Annotated[bool, typer.Option("--faults", help="run the fault suite: bad inputs, killed runs, lost servers, concurrency, security")] = False,
+) -> None:
+    """Run a self-test suite of a source checkout and print its summary table (takes minutes)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from fashiongan.errors import FashionGanError
+
+    if not faults:
+        raise FashionGanError("name the suite to run: `fashiongan selftest --faults`")
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "tests" / "faults" / "conftest.py").is_file():
+        raise FashionGanError(
+            f"no tests/faults next to the package ({root}): the self-tests ship only with a source checkout; "
+            "clone the repository and run `pip install -e '.[test]'` there"
+        )
+    if importlib.util.find_spec("pytest") is None:
+        raise FashionGanError("pytest is not installed: run `pip install -e '.[test]'` (or `make test`) first")
+    typer.echo(f"running {' '.join(['python', *FAULT_SUITE])} in {root} ...", err=True)
+    result = subprocess.run([sys.executable, *FAULT_SUITE], cwd=root, capture_output=True, text=True)
+    typer.echo("\n".join(suite_table(result.stdout)))
+    if result.returncode != 0:
+        failed = [line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        typer.echo("\n".join(failed), err=True)
+        raise FashionGanError(
+            f"the fault suite failed (pytest exit {result.returncode}, {len(failed)} failing): "
+            "run `python -m pytest tests/faults -m faults` in the checkout for details"
+        )
 
 
 @app.command()

@@ -164,7 +164,12 @@ class SearchParams(_Section):
     pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner")
     seed: int = Field(7, ge=0, description="sampler seed")
     storage: str | None = Field(None, description="Optuna storage URL; null = sqlite:///sweeps/optuna.db")
-    study_name: str = Field("fashiongan", min_length=1, description="study name (resume key)")
+    study_name: str = Field(
+        "fashiongan",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="study name (resume key)",  # pattern: it names a folder under sweeps/
+    )
     workers: int = Field(1, ge=1, le=64, description="worker processes on this machine")
     heartbeat_s: int = Field(60, ge=1, description="Optuna heartbeat; a trial silent for 2x this is retried")
 

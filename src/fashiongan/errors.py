@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXIT_USER_ERROR = 2
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class FashionGanError(Exception):
@@ -28,5 +30,28 @@ def exit_on_error(func: Callable[P, R]) -> Callable[P, R]:
             message = " ".join(str(exc).split())
             print(f"error: {message}", file=sys.stderr)
             raise SystemExit(EXIT_USER_ERROR) from None
+        except Exception as exc:
+            full = _no_space(exc)
+            if full is None:
+                raise
+            where = f" writing {full.filename}" if full.filename else ""
+            print(
+                f"error: {full.strerror}{where}: free disk space (or raise the file-size limit) and re-run; "
+                "outputs are written to temporary files first, so finished files and checkpoints are intact",
+                file=sys.stderr,
+            )
+            raise SystemExit(EXIT_USER_ERROR) from None
 
     return wrapper
+
+
+def _no_space(exc: BaseException) -> OSError | None:
+    """The disk-full (or file-too-large) OSError behind ``exc``, following its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -36,6 +36,11 @@ def load_generator(path: str | Path = GENERATOR_PATH) -> keras.Model:
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a damaged zip or config raises many types
+        if "safe_mode" in str(exc):
+            raise FashionGanError(
+                f"generator {path} refused: it carries Python code (a Lambda layer), which safe mode never runs; "
+                "use a generator trained by `dvc repro train`"
+            ) from None
         reason = " ".join(str(exc).split())[:120]
         raise FashionGanError(
             f"generator {path} cannot be loaded ({type(exc).__name__}: {reason}): "

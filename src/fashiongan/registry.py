@@ -112,7 +112,13 @@ def promote(
     champion_version = str(champion.version) if champion else None
 
     existing = _existing_version(reg.model_name, run_id)
-    if existing is not None and not (force and existing != champion_version):
+    # A version without a recorded decision was registered by a promotion that was killed midway:
+    # decide it now. The decision tags are written last, after the aliases moved.
+    decided = existing is not None and "promotion" in client.get_model_version(reg.model_name, existing).tags
+    if existing is not None and existing == champion_version and not decided:
+        _record(params, run_id, existing, True, f"interrupted promotion completed: version {existing} holds alias {reg.alias}")
+        decided = True
+    if decided and not (force and existing != champion_version):
         held = "holds" if existing == champion_version else "does not hold"
         return PromotionDecision(
             existing == champion_version,
@@ -123,19 +129,25 @@ def promote(
     promoted, reason = _decide(reg.alias, metric, value, protocol, champion, champion_value, force=force)
     if existing is None:
         version = _register(params, run_id, _version_tags(metric, value, metrics, protocol))
-    else:  # forced promotion of a version registered earlier: its tags now describe this evaluation
+    else:  # registered earlier (forced again, or an interrupted promotion): tags describe this evaluation
         version = existing
         for key, tag in _version_tags(metric, value, metrics, protocol).items():
             client.set_model_version_tag(reg.model_name, version, key, tag)
-    client.set_model_version_tag(reg.model_name, version, "promotion", "champion" if promoted else "rejected")
-    client.set_model_version_tag(reg.model_name, version, "promotion_reason", reason)
-    if promoted:
+    if promoted:  # each alias move is atomic: champion always names a complete version, old or new
         if champion_version is not None and champion_version != version:
             client.set_registered_model_alias(reg.model_name, reg.previous_alias, champion_version)
         client.set_registered_model_alias(reg.model_name, reg.alias, version)
-    client.set_tag(run_id, "registry.version", f"{reg.model_name}/{version}")
-    client.set_tag(run_id, "registry.promotion", "champion" if promoted else "rejected")
+    _record(params, run_id, version, promoted, reason)
     return PromotionDecision(promoted, reason, reg.model_name, version, run_id, metric, value, champion_version, champion_value)
+
+
+def _record(params: Params, run_id: str, version: str, promoted: bool, reason: str) -> None:
+    """The decision on the version and its run; written last, it marks the promotion complete."""
+    client, name = tracking.client(), params.registry.model_name
+    client.set_model_version_tag(name, version, "promotion_reason", reason)
+    client.set_model_version_tag(name, version, "promotion", "champion" if promoted else "rejected")
+    client.set_tag(run_id, "registry.version", f"{name}/{version}")
+    client.set_tag(run_id, "registry.promotion", "champion" if promoted else "rejected")
 
 
 class ProtocolMismatch(FashionGanError):

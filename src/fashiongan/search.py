@@ -17,6 +17,10 @@ Why it is built this way:
 * **The grid is enqueued, not sampled.** Its cells go into the study's queue once, and workers pop
   them atomically, so the grid runs each cell exactly once even with parallel workers
   (``GridSampler`` picks cells by trial number and can repeat one when workers race).
+* **No MLflow run is left RUNNING by a dead worker.** A trial stores its run id (user attr
+  ``mlflow_run_id``) as soon as its run starts; the worker that finds the trial stale ends that run
+  FAILED (tag ``sweep.reason`` "worker died (heartbeat stale)", ``sweep.retried_as``), and the
+  sweep closes any still open when it finishes.
 * **A study is keyed by what its trials depend on.** The effective study name is
   ``<search.study_name>-<backend>-<fingerprint>``, the fingerprint hashing the search settings, the other
   model/train/data params and the objective's input files; change any of them and the sweep starts
@@ -281,9 +285,7 @@ def open_storage(url: str, heartbeat_s: int) -> RDBStorage:
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat_s,
                 grace_period=2 * heartbeat_s,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY, inherit_intermediate_values=True
-                ),
+                heartbeat_stale_trial_callback=_RetryAndRemember(max_retry=MAX_RETRY, inherit_intermediate_values=True),
             )
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:
         cause = getattr(exc, "orig", None) or exc
@@ -296,6 +298,23 @@ def open_storage(url: str, heartbeat_s: int) -> RDBStorage:
         sqlalchemy.event.listen(storage.engine, "connect", _sqlite_wal)
         storage.engine.dispose()  # reconnect with the pragmas
     return storage
+
+
+class _RetryAndRemember(RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry of a stale trial, remembering the trial so the sweep can close its MLflow run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failed: list[FrozenTrial] = []
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        super().__call__(study, trial)
+        self.failed.append(trial)
+
+    def take(self) -> list[FrozenTrial]:
+        """The trials failed since the last call."""
+        failed, self.failed = self.failed, []
+        return failed
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -422,19 +441,55 @@ def prepare_study(plan: SweepPlan, storage: RDBStorage) -> optuna.Study:
 
 
 def _claim(plan: SweepPlan, storage: RDBStorage) -> tuple[optuna.Study, optuna.Trial] | Literal["wait", "done"]:
-    """Under the study lock: retry stale trials, then pop a queued trial or start a new one."""
+    """Under the study lock: retry stale trials, then pop a queued trial or start a new one.
+
+    The MLflow runs of trials found stale are ended FAILED after the lock is released.
+    """
+    claim: tuple[optuna.Study, optuna.Trial] | Literal["wait", "done"]
     with StudyLock(plan.storage_url, plan.study_name), _quiet():
         study = optuna.load_study(study_name=plan.study_name, storage=storage, pruner=_pruner(plan.params))
         fail_stale_trials(study)
+        callback = storage.get_heartbeat_stale_trial_callback()
+        stale = callback.take() if isinstance(callback, _RetryAndRemember) else []
         trials = study.get_trials(deepcopy=False)
         running = [t for t in trials if t.state == TrialState.RUNNING]
         if len(counted_trials(trials)) + len(running) >= plan.n_trials:
-            return "wait" if running else "done"
-        study.sampler = _sampler(plan.params, len(trials))
-        trial = study.ask()
-        study_id = storage.get_study_id_from_name(plan.study_name)
-        storage.record_heartbeat(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number))
-        return study, trial
+            claim = "wait" if running else "done"
+        else:
+            study.sampler = _sampler(plan.params, len(trials))
+            trial = study.ask()
+            study_id = storage.get_study_id_from_name(plan.study_name)
+            storage.record_heartbeat(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number))
+            claim = study, trial
+    if stale:
+        _Tracking(plan.params).fail_dead_runs(_dead_runs(stale, trials))
+    return claim
+
+
+STALE_REASON = "worker died (heartbeat stale)"
+
+
+def _dead_runs(dead: list[FrozenTrial], trials: list[FrozenTrial]) -> dict[str, dict[str, Any]]:
+    """MLflow run id -> tags for trials whose worker died, naming the trial that retries each."""
+    retried_as = {t.system_attrs["retry_history"][-1]: t.number for t in trials if t.system_attrs.get("retry_history")}
+    runs = {}
+    for t in dead:
+        run_id = t.user_attrs.get("mlflow_run_id")
+        if run_id:
+            runs[run_id] = {"sweep.state": "failed", "sweep.reason": STALE_REASON,
+                            "sweep.retried_as": retried_as.get(t.number, "none")}  # fmt: skip
+    return runs
+
+
+def close_dead_runs(plan: SweepPlan, study: optuna.Study) -> None:
+    """End FAILED the MLflow run of every trial whose worker died without recording an outcome.
+
+    The worker that retried a stale trial already did this; this catches the rest (a retry given up,
+    a worker that died while closing runs) when the sweep finishes. Runs that ended are left alone.
+    """
+    trials = study.get_trials(deepcopy=False)
+    dead = [t for t in trials if t.state == TrialState.FAIL and "outcome" not in t.user_attrs]
+    _Tracking(plan.params).fail_dead_runs(_dead_runs(dead, trials))
 
 
 def _suggest(trial: optuna.Trial, params: Params) -> tuple[float, int]:
@@ -461,6 +516,33 @@ def _clear_keras() -> None:
         gc.collect()
 
 
+def _gradient_registry() -> dict[str, Any] | None:
+    """TensorFlow's global table of gradient functions, if TensorFlow is loaded (private API)."""
+    ops = sys.modules.get("tensorflow.python.framework.ops")
+    table = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return table if isinstance(table, dict) else None
+
+
+@contextlib.contextmanager
+def _releasing_graphs() -> Iterator[None]:
+    """Let a trial's TensorFlow graphs be freed when it ends, so trials in one process stay flat.
+
+    ``clear_session`` alone leaks the whole training graph of every trial (~30 MiB each with the
+    compact preset): in a traced function ``tf.custom_gradient`` (which the optimizer's gradient
+    all-reduce uses) registers its gradient closure in TensorFlow's global registry and never
+    removes it, and the closure holds the graph (tensorflow/tensorflow#97697). Those entries are
+    only read while tracing, so the ones a trial added are dropped with the trial's graphs.
+    """
+    before = set(_gradient_registry() or ())
+    try:
+        yield
+    finally:
+        table = _gradient_registry()
+        for name in [n for n in (table or ()) if n not in before and n.startswith("CustomGradient-")]:
+            del table[name]
+        _clear_keras()
+
+
 def run_objective(
     objective: Objective, ctx: TrialContext, tracker: Any | None = None
 ) -> TrialOutcome:
@@ -468,7 +550,8 @@ def run_objective(
     _clear_keras()
     started = time.perf_counter()
     try:
-        outcome = objective(ctx)
+        with _releasing_graphs():
+            outcome = objective(ctx)
     except FashionGanError:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken trial must not end the sweep
@@ -526,12 +609,27 @@ class _Tracking:
             yield None
             return
         tags = {"sweep.study": study_name, "sweep.trial": number}
-        if parent_id:
-            tags["mlflow.parentRunId"] = parent_id
         with self._mod().start_run(
-            params, f"{study_name}-trial-{number}", experiment=self.params.tracking.sweep_experiment, tags=tags
+            params,
+            f"{study_name}-trial-{number}",
+            experiment=self.params.tracking.sweep_experiment,
+            tags=tags,
+            parent_run_id=parent_id,
         ) as run:
             yield run.run_id
+
+    def fail_dead_runs(self, runs: dict[str, dict[str, Any]]) -> None:
+        """End FAILED, with the given tags, the runs still RUNNING (their process died); never raises."""
+        if not self.enabled or not runs:
+            return
+        tracking = self._mod()
+        for run_id, tags in runs.items():
+            try:
+                tracking.activate(self.params)
+                if tracking.end_run_as(run_id, "FAILED", tags):
+                    log(f"sweep: MLflow run {run_id} of a dead worker ended FAILED ({tags.get('sweep.reason')})")
+            except (FashionGanError, tracking.MlflowException) as exc:  # store down or run gone: a re-run retries
+                log(f"sweep: MLflow run {run_id} of a dead worker not closed ({' '.join(str(exc).split())[:200]})")
 
     def finish(self, run_id: str | None, tags: dict[str, Any], metrics: dict[str, Any], protocol: dict[str, Any]) -> None:
         """Add final tags and metrics to an earlier run."""
@@ -604,6 +702,8 @@ def _run_optuna_trial(plan: SweepPlan, storage: RDBStorage, study: optuna.Study,
 
         log(f"sweep: trial {trial.number} dropout={dropout:.3f} first_layer_width={width}")
         with tracker.child(params, trial.number, plan.study_name, plan.parent_run_id) as run_id:
+            if run_id:  # recorded now: if this worker dies, whoever retries the trial closes the run
+                trial.set_user_attr("mlflow_run_id", run_id)
             ctx = TrialContext(trial.number, params, out_dir, report, run_id, bool(history), pruned_at)
             try:
                 outcome = run_objective(plan.objective, ctx)
@@ -713,7 +813,7 @@ def optuna_rows(study: optuna.Study) -> list[TrialRow]:
                 last_reported=t.intermediate_values[steps[-1]] if steps else None,
                 model_path=ua.get("model_path"),
                 grid_path=ua.get("grid_path"),
-                run_id=ua.get("mlflow_run_id"),
+                run_id=ua.get("mlflow_run_id") or t.user_attrs.get("mlflow_run_id"),
                 counted=t.number in counted,
             )
         )
@@ -905,6 +1005,7 @@ def sweep_stage(
         plan.parent_run_id = _open_parent(plan, study)
         run_workers(plan, workers)
         study = optuna.load_study(study_name=plan.study_name, storage=storage)
+        close_dead_runs(plan, study)
         rows = optuna_rows(study)
     return finish_sweep(plan, rows, study, metrics_path)
 

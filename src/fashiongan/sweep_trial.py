@@ -75,6 +75,11 @@ class GanObjective:
         self.processed_dir = Path(processed_dir)
         self.classifier_path = Path(classifier_path)
         self.real_stats_path = Path(real_stats_path)
+        self._evaluator: tuple[str, FashionEvaluator] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for spawned workers without the loaded evaluator; each process loads its own."""
+        return {**self.__dict__, "_evaluator": None}
 
     @property
     def input_files(self) -> tuple[Path, ...]:
@@ -82,7 +87,16 @@ class GanObjective:
         return (self.processed_dir / "train.npz", self.classifier_path, self.real_stats_path)
 
     def evaluator(self, params: Params) -> FashionEvaluator:
-        return FashionEvaluator.load(self.classifier_path, self.real_stats_path, params.evaluate)
+        """The classifier and real statistics, loaded once per process (again if either file changes).
+
+        Reloading them every trial only cost time and a traced predict function per trial.
+        """
+        files = (self.classifier_path, self.real_stats_path)
+        stamps = [path.stat().st_mtime_ns if path.is_file() else None for path in files]
+        key = f"{params.evaluate.model_dump_json()}{stamps}"
+        if self._evaluator is None or self._evaluator[0] != key:
+            self._evaluator = (key, FashionEvaluator.load(self.classifier_path, self.real_stats_path, params.evaluate))
+        return self._evaluator[1]
 
     def __call__(self, ctx: TrialContext) -> TrialOutcome:
         started = time.perf_counter()

@@ -25,7 +25,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -55,10 +55,13 @@ __all__ = [
     "MlflowException",
     "MlflowMetricsCallback",
     "TrackedRun",
+    "TrackingUnavailable",
     "UnknownRunError",
     "activate",
     "check_tracking",
     "client",
+    "close_interrupted_run",
+    "end_run_as",
     "generator_uri",
     "load_generator",
     "log_dataset_manifest",
@@ -73,6 +76,7 @@ __all__ = [
 
 DEFAULT_URI = f"sqlite:///{MLRUNS_DIR.as_posix()}/mlflow.db"
 GENERATOR_URI_TAG = "fashiongan.generator_uri"
+PARENT_RUN_TAG = "mlflow.parentRunId"
 GENERATOR_NAME = "generator"
 DETECTORS = ("stalled", "diverged", "collapsed")
 
@@ -85,6 +89,10 @@ _log = logging.getLogger(__name__)
 
 class UnknownRunError(FashionGanError):
     """A run id (from metrics/train.json, a study, ...) that the tracking store does not hold."""
+
+
+class TrackingUnavailable(FashionGanError):
+    """The tracking store stopped answering during a run (server stopped, network lost)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,22 @@ def _reason(exc: BaseException) -> str:
         return f"HTTP {code.group(1)}"
     first = " ".join(text.split())
     return redact(first[:120]) or type(exc).__name__
+
+
+_UNREACHABLE = {"connection refused", "timed out", "unknown host", "no route to host"}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether an mlflow error means the store cannot be reached (not a bad request)."""
+    return _reason(exc) in _UNREACHABLE or "Max retries exceeded" in str(exc)
+
+
+def lost_message(uri: str, exc: BaseException, when: str) -> str:
+    """One line for a store that went away mid-run."""
+    return (
+        f"tracking store {redact(uri)} stopped answering {when} ({_reason(exc)}): restart it and re-run; "
+        "finished epochs are kept in checkpoints/ and the re-run resumes from them"
+    )
 
 
 def check_tracking(params: Params) -> str:
@@ -304,6 +328,7 @@ def start_run(
     nested: bool = False,
     tags: dict[str, Any] | None = None,
     run_id: str | None = None,
+    parent_run_id: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Open a run with all params, git state and environment logged; always close it.
 
@@ -311,6 +336,8 @@ def start_run(
     or KILLED on Ctrl-C. ``experiment`` defaults to ``tracking.experiment`` (or the parent's
     experiment for nested runs). ``run_id`` reopens an earlier run (the evaluate stage adds its
     metrics to the training run); params are then left as the training run logged them.
+    ``parent_run_id`` nests a new run under a run of any process (the ``mlflow.parentRunId`` tag),
+    where ``nested`` needs the parent active in this one.
     """
     if not params.tracking.enabled:
         yield TrackedRun(run_id=None, experiment_id=None, uri=None)
@@ -318,6 +345,8 @@ def start_run(
     uri = activate(params)
     all_tags = {**_env_tags(), **_git_tags(), **_safe(tags or {})}
     if run_id is None:
+        if parent_run_id:
+            all_tags[PARENT_RUN_TAG] = parent_run_id
         parent = mlflow.active_run()
         if experiment is None and nested and parent is not None:
             experiment_id = parent.info.experiment_id
@@ -335,6 +364,7 @@ def start_run(
                 "or set tracking.uri to the store it used"
             ) from None
     status = RunStatus.FAILED
+    lost = False
     try:
         if run_id is None:
             mlflow.log_params(_safe(params.flat()), synchronous=True)
@@ -345,10 +375,72 @@ def start_run(
     except KeyboardInterrupt:
         status = RunStatus.KILLED
         raise
+    except TrackingUnavailable:
+        lost = True
+        raise
+    except MlflowException as exc:
+        if not _unreachable(exc):
+            raise
+        lost = True
+        raise TrackingUnavailable(lost_message(uri, exc, "during the run")) from None
     finally:
         current = mlflow.active_run()
         if current is not None and current.info.run_id == active.info.run_id:
-            mlflow.end_run(RunStatus.to_string(status))
+            try:  # a store already lost gets one quick try, not minutes of retries
+                with _fast_http(params.tracking.timeout_s) if lost else nullcontext():
+                    mlflow.end_run(RunStatus.to_string(status))
+            except MlflowException as exc:  # the store is gone: keep the error that brought us here
+                if status == RunStatus.FINISHED:
+                    raise TrackingUnavailable(lost_message(uri, exc, "at the end of the run")) from None
+                _log.warning("run %s not closed: %s", active.info.run_id, _reason(exc))
+
+
+def end_run_as(run_id: str, status: str, tags: Mapping[str, Any] | None = None) -> bool:
+    """Set ``tags`` and end a run that is still RUNNING as ``status``; True if it was ended.
+
+    For a run whose process died (a SIGKILLed sweep worker): nobody else can end it. A run that
+    already ended is left as it is, so calling this again, or for a run that ended well, is harmless.
+    """
+    if status not in ("FINISHED", "FAILED", "KILLED"):
+        raise ValueError(f"status must be 'FINISHED', 'FAILED' or 'KILLED', received status={status!r}")
+    try:
+        run = client().get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise UnknownRunError(
+            f"run {run_id} is not in the tracking store {redact(mlflow.get_tracking_uri())}: "
+            "set tracking.uri to the store the sweep used"
+        ) from None
+    if run.info.status != RunStatus.to_string(RunStatus.RUNNING):
+        return False
+    for key, value in _safe(tags or {}).items():
+        client().set_tag(run_id, key, value)
+    client().set_terminated(run_id, status)
+    return True
+
+
+def close_interrupted_run(run_id: str | None, successor: str | None) -> bool:
+    """End as KILLED a run that an earlier, killed process left RUNNING; True if one was closed.
+
+    A SIGKILL or a lost tracking server leaves no chance to end a run; the next run of the same
+    stage calls this with the id it recorded, so the store never keeps a run RUNNING forever.
+    """
+    if not run_id or mlflow.get_tracking_uri() is None:
+        return False
+    try:
+        run = client().get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False  # written for another store
+        raise
+    if run.info.status != RunStatus.to_string(RunStatus.RUNNING) or run_id == successor:
+        return False
+    client().set_tag(run_id, "fashiongan.interrupted", "true")
+    if successor:
+        client().set_tag(run_id, "fashiongan.resumed_by", successor)
+    client().set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+    return True
 
 
 def _active_run_id() -> str | None:
@@ -438,16 +530,27 @@ class MlflowMetricsCallback(keras.callbacks.Callback):
         self.stop_reason = stop_reason
         self.image_key = image_key
         self._epoch_started = 0.0
+        self.failure: TrackingUnavailable | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Start the epoch clock."""
         self._epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Log numeric metrics and this epoch's sample grid at step ``epoch + 1``."""
-        if _active_run_id() is None:
+        """Log numeric metrics and this epoch's sample grid at step ``epoch + 1``.
+
+        If the store stops answering, training stops after this epoch (whose checkpoint is still
+        written) and ``fit`` ends with :class:`TrackingUnavailable`, so a re-run resumes here.
+        """
+        if _active_run_id() is None or self.failure is not None:
             return
-        step = epoch + 1
+        try:
+            self._log_epoch(epoch + 1, logs)
+        except (MlflowException, OSError) as exc:
+            self.failure = TrackingUnavailable(lost_message(mlflow.get_tracking_uri(), exc, f"at epoch {epoch + 1}"))
+            self.model.stop_training = True
+
+    def _log_epoch(self, step: int, logs: dict[str, Any] | None) -> None:
         metrics = {k: v for k, v in ((k, _numeric(v)) for k, v in (logs or {}).items()) if v is not None}
         metrics.setdefault("epoch_seconds", time.perf_counter() - self._epoch_started)
         mlflow.log_metrics(metrics, step=step, synchronous=True)
@@ -458,7 +561,9 @@ class MlflowMetricsCallback(keras.callbacks.Callback):
                     mlflow.log_image(image.convert("RGB"), key=self.image_key, step=step, synchronous=True)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        """Tag which detector (if any) stopped training."""
+        """Tag which detector (if any) stopped training; raise a tracking failure seen during training."""
+        if self.failure is not None:
+            raise self.failure
         if _active_run_id() is None:
             return
         reason = self.stop_reason() if self.stop_reason is not None else getattr(self.model, "stop_reason", None)
@@ -599,8 +704,36 @@ def register_model(model_uri: str, name: str, *, tags: Mapping[str, str]) -> str
 
 
 def load_generator(model_uri: str) -> keras.Model:
-    """A Keras generator from any MLflow model URI (``models:/name@alias``, ``runs:/``, ``models:/m-``)."""
-    return mlflow.keras.load_model(model_uri)
+    """A Keras generator from any MLflow model URI (``models:/name@alias``, ``runs:/``, ``models:/m-``).
+
+    Loaded in Keras safe mode: a model carrying code (a ``Lambda`` layer) is refused, not run.
+    A URI that names nothing, or a model that cannot be loaded, is a one-line error.
+    """
+    try:
+        return mlflow.keras.load_model(model_uri, load_model_kwargs={"safe_mode": True, "compile": False})
+    except MlflowException as exc:
+        if _unreachable(exc):
+            raise FashionGanError(
+                f"tracking store {redact(mlflow.get_tracking_uri())} unreachable ({_reason(exc)}): start it or set tracking.uri"
+            ) from None
+        reason = " ".join(exc.message.split())[:160]
+        missing = exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message
+        raise FashionGanError(
+            f"model {model_uri} {'not found' if missing else 'cannot be loaded'} in "
+            f"{redact(mlflow.get_tracking_uri())} ({reason}): run `dvc repro promote` first, or pass --model "
+            "with an existing URI"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - a refused (unsafe), damaged or incompatible model raises many types
+        if "safe_mode" in str(exc):
+            raise FashionGanError(
+                f"model {model_uri} refused: it carries Python code (a Lambda layer), which safe mode never runs; "
+                "register a generator trained by `dvc repro train`"
+            ) from None
+        reason = " ".join(str(exc).split())[:160]
+        raise FashionGanError(
+            f"model {model_uri} cannot be loaded safely ({type(exc).__name__}: {reason}): "
+            "models with Lambda layers or custom code are refused; register a plain Keras generator"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- UI

@@ -50,6 +50,7 @@ SAMPLES_GIF = PLOTS_DIR / "samples.gif"
 LOSS_CURVE = PLOTS_DIR / "loss_curve.png"
 HISTORY_CSV = PLOTS_DIR / "train_history.csv"
 TRAIN_METRICS = METRICS_DIR / "train.json"
+RUN_MARKER = "mlflow_run.json"  # in checkpoints/: the MLflow run training into the checkpoint
 
 
 @dataclass
@@ -326,7 +327,13 @@ def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
         ev = params.evaluate
         callbacks.append(EpochEvaluator(evaluator, params.train.eval_every, params.train.eval_samples, ev.seed, ev.batch_size))
     tags = {"stage": "train", "hparams_from": params.train.hparams}
+    marker = root / CHECKPOINT_DIR / RUN_MARKER
     with tracking.start_run(params, "train", tags=tags) as run:
+        if run.run_id is not None:  # a killed earlier run could not end its MLflow run: end it now
+            earlier = json.loads(marker.read_text()).get("run_id") if marker.is_file() else None
+            tracking.close_interrupted_run(earlier, successor=run.run_id)
+            with figures.atomic_path(marker) as tmp:
+                tmp.write_text(json.dumps({"run_id": run.run_id}) + "\n")
         tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
         callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
         result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)

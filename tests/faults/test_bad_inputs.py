@@ -4,7 +4,10 @@ output left behind as if it were valid."""
 from __future__ import annotations
 
 import gzip
+import json
+import math
 import shutil
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +18,20 @@ import yaml
 
 from fashiongan.data import OFFICIAL_FILES, sample_folder
 
-from .conftest import Tally, cli, one_line_error
+from .conftest import (
+    TINY,
+    Tally,
+    clone,
+    cli,
+    inject,
+    inside,
+    local_store,
+    ok,
+    one_line_error,
+    running_runs,
+    store_runs,
+    write_params,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -57,6 +73,17 @@ def empty_mirror(root: Path) -> None:
     (root / "mirror").mkdir()
 
 
+def garbage_generator(root: Path) -> None:
+    (root / "models" / "generator.keras").write_bytes(b"PK\x03\x04 not really a keras zip" * 100)
+
+
+def closed_port() -> int:
+    """A port nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -65,6 +92,9 @@ class Case:
     expect: str
     prepare: Callable[[Path], None] | None = None
     must_not_exist: tuple[str, ...] = ()
+    start: str = "empty"  # or "prepared": data fetched and preprocessed, classifier trained (tiny params)
+    secret: str | None = None  # must not appear anywhere in the output
+    slow: bool = False  # the command starts TensorFlow (seconds, not milliseconds)
 
 
 MIRROR = {"data": {"source": "mirror"}}
@@ -87,24 +117,101 @@ CASES = [
          must_not_exist=("models",)),
     Case("unknown backend", ["check"], {"search": {"backend": "hyperopt"}}, "search.backend='hyperopt'"),
     Case("preprocess before fetch", ["preprocess"], {}, "run `dvc repro fetch`", must_not_exist=("data/processed",)),
+    Case("corrupt .keras generator", ["evaluate"], {}, "generator models/generator.keras cannot be loaded",
+         garbage_generator, ("metrics/evaluate.json", "plots/eval_grid.png"), start="prepared", slow=True),
+    Case("missing champion alias", ["sample", "--model", "models:/fashion-dcgan@champion", "--out", "grid.png"], {},
+         "model models:/fashion-dcgan@champion not found", must_not_exist=("grid.png",), slow=True),
+    Case("unreachable tracking server", ["train"], {"tracking": {"uri": "http://127.0.0.1:CLOSED"}},
+         "tracking server http://127.0.0.1:CLOSED unreachable (connection refused)",
+         must_not_exist=("checkpoints", "plots/samples", "models/generator.keras", "metrics/train.json"), start="prepared",
+         slow=True),
+    Case("unreachable study storage", ["sweep"], {"search": {"storage": "postgresql://u:hunter2@127.0.0.1:CLOSED/db"}},
+         "cannot open the Optuna storage postgresql://u:***@127.0.0.1:CLOSED/db", must_not_exist=("sweeps/best.json",
+         "sweeps/trials.csv", "metrics/sweep.json"), start="prepared", secret="hunter2", slow=True),
+    Case("study name escaping sweeps/", ["sweep"], {"search": {"study_name": "../../escape"}},
+         "search.study_name='../../escape'", must_not_exist=("sweeps",)),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input(case: Case, tmp_path: Path, tally: Tally) -> None:
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CASES]
+)
+def test_bad_input(case: Case, tmp_path: Path, tally: Tally, request: pytest.FixtureRequest) -> None:
     handled = False
     try:
-        params = yaml.safe_load(yaml.safe_dump(case.params))
+        port = str(closed_port())
+        params = yaml.safe_load(yaml.safe_dump(case.params).replace("CLOSED", port))
         if params.get("data", {}).get("source") == "mirror":
             params["data"]["source"] = str(tmp_path / "mirror")
+        if case.start == "prepared":
+            tmp_path = clone(request.getfixturevalue("prepared"), tmp_path / "project")
+            params = {name: {**TINY.get(name, {}), **params.get(name, {})} for name in {*TINY, *params}}
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         if case.prepare:
             case.prepare(tmp_path)
-        line = one_line_error(cli(case.command, tmp_path))
-        assert case.expect in line, line
+        result = cli(case.command, tmp_path)
+        line = one_line_error(result)
+        assert case.expect.replace("CLOSED", port) in line, line
+        if case.secret:
+            assert case.secret not in result.stdout + result.stderr, "a secret was printed"
         for rel in case.must_not_exist:
             assert not (tmp_path / rel).exists(), f"{rel} was left behind"
         assert not list(tmp_path.rglob("*.part")), "temporary files left behind"
+        handled = True
+    finally:
+        tally.bad_input(handled)
+
+
+@pytest.mark.slow
+def test_nan_losses_stop_training_as_diverged_not_a_crash(prepared: Path, tmp_path: Path, tally: Tally) -> None:
+    """Decided behaviour: a diverged run is a recorded result, like a stalled or collapsed one.
+
+    ``train`` stops at the first NaN batch, writes its outputs with ``stop_reason: diverged: ...``,
+    tags the MLflow run ``diverged=true`` (FINISHED) and exits 0; the checkpoint keeps the reason,
+    so a re-run does not train again. The next stage, ``evaluate``, refuses the NaN generator in one
+    line (exit 2), so ``dvc repro`` stops there and ``promote`` never sees the model.
+    """
+    from fashiongan.config import load_params
+    from fashiongan.errors import FashionGanError
+    from fashiongan.evaluation import evaluate_stage
+
+    handled = False
+    try:
+        project = clone(prepared, tmp_path / "project")
+        write_params(project, train={"epochs": 3})
+        ok(inject(["train"], project, ["diverge"]))
+        summary = json.loads((project / "metrics" / "train.json").read_text())
+        assert summary["stop_reason"].startswith("diverged: ") and "nan" in summary["stop_reason"], summary
+        assert summary["epochs_trained"] < 3
+        (run,) = store_runs(local_store(project))
+        assert run.info.status == "FINISHED" and run.data.tags["diverged"] == "true"
+        with inside(project), pytest.raises(FashionGanError) as refused:
+            evaluate_stage(load_params(Path("params.yaml")))
+        assert "NaN" in str(refused.value) and "diverge" in str(refused.value) and "\n" not in str(refused.value)
+        assert not (project / "metrics" / "evaluate.json").exists()
+        tally.lost(running_runs=running_runs(local_store(project)))
+        handled = True
+    finally:
+        tally.bad_input(handled)
+
+
+def test_fewer_evaluation_samples_than_feature_dims_warn_and_are_recorded(trained: Path, tmp_path: Path,
+                                                                          tally: Tally) -> None:
+    """The metrics code decides: fewer samples than the 128 feature dims is a warning, not an error;
+    the FID is still computed and the sample count is in the protocol, so the registry never
+    compares it with an FID of another sample count."""
+    from fashiongan.config import load_params
+    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.metrics.frechet import SmallSampleWarning
+
+    handled = False
+    try:
+        project = clone(trained, tmp_path / "project")
+        write_params(project, evaluate={"n_samples": 100}, tracking={"enabled": False})
+        with inside(project), pytest.warns(SmallSampleWarning, match="100 samples for 128 feature dims"):
+            evaluate_stage(load_params(Path("params.yaml")))
+        metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
+        assert metrics["protocol"]["n_samples"] == 100 and math.isfinite(metrics["fid_fashion"])
         handled = True
     finally:
         tally.bad_input(handled)
