@@ -8,9 +8,10 @@ intermediate FID.
 
 Targets: Optuna's best FID within 5 % of the grid's, with at most 40 % of the grid's epochs; and,
 with every trial in one process, peak RSS after the last trial at most 1.2x the peak after the first.
-The first trial is the grid's smallest model (width 64) and pays one-off allocations, so the growth
-per trial from the second trial on is printed too: it is what a leak would show (~0 once
-:func:`fashiongan.search.run_objective` releases each trial's TensorFlow graphs).
+The first trial is the grid's smallest model (width 64): RSS steps up once at the first width-256
+trial and once between the two sweeps (the grid's report and re-score), so the RSS after every
+trial is printed too; a leak shows as a climb within a sweep (~30 MiB per trial before
+:func:`fashiongan.search.run_objective` released each trial's TensorFlow graphs).
 
 Pruning can save at most the epochs after the first report of each pruned trial, so the epoch
 target needs at least 3 epochs per trial (5 Optuna trials, 2 never pruned: >= 9 of the grid's 27).
@@ -50,6 +51,13 @@ def rss_mib() -> tuple[float, float]:
         if line.startswith("VmRSS:"):
             current = int(line.split()[1]) / 1024
     return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_per_trial(memory: list[tuple[str, int, float, float]]) -> str:
+    """One line: the RSS after each trial, per sweep, in MiB."""
+    labels = dict.fromkeys(label for label, *_ in memory)
+    parts = [f"{label} " + " ".join(f"{rss:.0f}" for lab, _, rss, _ in memory if lab == label) for label in labels]
+    return "RSS after each trial (MiB): " + " | ".join(parts)
 
 
 class MeasuredObjective(GanObjective):
@@ -145,10 +153,7 @@ def main() -> None:
     print(f"optuna/grid epochs ratio   {epoch_ratio:.3f} (target <= 0.40): {'met' if epoch_ratio <= 0.40 else 'missed'}")
     print(f"RSS after first trial {first[2]:.0f} MiB (peak {first[3]:.0f}), after last trial {last[2]:.0f} MiB "
           f"(peak {last[3]:.0f}); peak ratio {last[3] / first[3]:.3f} (target <= 1.2)")  # fmt: skip
-    if len(objective.memory) > 2:
-        second, later = objective.memory[1], len(objective.memory) - 2
-        print(f"RSS growth after the second trial: {last[2] - second[2]:+.0f} MiB over {later} trials "
-              f"({(last[2] - second[2]) / later:+.1f} MiB per trial)")  # fmt: skip
+    print(rss_per_trial(objective.memory))
     load_after = os.getloadavg()
     print(f"total {time.perf_counter() - started_all:.0f} s on {os.cpu_count()} CPUs; load average (1/5/15 min) "
           f"{' '.join(f'{x:.1f}' for x in load_before)} at start, {' '.join(f'{x:.1f}' for x in load_after)} at end")  # fmt: skip
