@@ -21,6 +21,7 @@ from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
 from fashiongan.metrics.atomic import temporary_sibling, write_json_atomic
 from fashiongan.metrics.evaluator import FashionEvaluator, generate_images
+from fashiongan.models import load_model_file
 from fashiongan.paths import GENERATOR_PATH, METRICS_DIR, PLOTS_DIR
 
 EVALUATE_METRICS_PATH = METRICS_DIR / "evaluate.json"
@@ -30,22 +31,7 @@ GRID_SIDE = 8
 
 def load_generator(path: str | Path = GENERATOR_PATH) -> keras.Model:
     """Load the generator in safe mode; a missing or corrupt file becomes a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FashionGanError(f"generator {path} not found: run `dvc repro train` first")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # a damaged zip or config raises many types
-        if "safe_mode" in str(exc):
-            raise FashionGanError(
-                f"generator {path} refused: it carries Python code (a Lambda layer), which safe mode never runs; "
-                "use a generator trained by `dvc repro train`"
-            ) from None
-        reason = " ".join(str(exc).split())[:120]
-        raise FashionGanError(
-            f"generator {path} cannot be loaded ({type(exc).__name__}: {reason}): "
-            "the file is corrupt or incompatible; rerun `dvc repro train`"
-        ) from None
+    return load_model_file(path, "generator", "rerun `dvc repro train`")
 
 
 def save_grid(images: np.ndarray, path: str | Path, side: int = GRID_SIDE, scale: int = 2) -> Path:

@@ -41,12 +41,14 @@ Output layers are float32 even under a mixed-precision policy so losses stay sta
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import keras
 from keras import layers
 
 from fashiongan.config import ModelParams
+from fashiongan.errors import FashionGanError
 
 IMAGE_SHAPE = (28, 28, 1)
 BASE = 7  # spatial size the generator starts from
@@ -188,3 +190,21 @@ def _tutorial_discriminator(spec: ResolvedModel, dtype) -> keras.Model:
         x = _dropout(x, spec, dtype, f"d_conv{i}_drop")
     x = layers.Flatten(dtype=dtype, name="d_flatten")(x)
     return keras.Model(img, _d_head(x, spec), name="discriminator")
+
+
+def load_model_file(path: str | Path, what: str, remedy: str) -> keras.Model:
+    """Load a ``.keras`` file in safe mode; missing, refused or damaged files become one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FashionGanError(f"{what} {path} not found: {remedy}")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # a damaged zip or config raises many types
+        if "safe_mode" in str(exc):
+            raise FashionGanError(
+                f"{what} {path} refused: it carries Python code (a Lambda layer), which safe mode never runs; {remedy}"
+            ) from None
+        reason = " ".join(str(exc).split())[:120]
+        raise FashionGanError(
+            f"{what} {path} cannot be loaded ({type(exc).__name__}: {reason}): the file is corrupt or incompatible; {remedy}"
+        ) from None

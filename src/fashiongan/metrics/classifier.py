@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import softmax
 
 from fashiongan.errors import FashionGanError
+from fashiongan.models import load_model_file
 from fashiongan.metrics.atomic import temporary_sibling, write_json_atomic
 from fashiongan.paths import CLASSIFIER_PATH, METRICS_DIR, REAL_STATS_PATH
 
@@ -154,15 +155,7 @@ def save_model_atomic(model: keras.Model, path: str | Path) -> Path:
 
 def load_classifier(path: str | Path = CLASSIFIER_PATH) -> keras.Model:
     """Load the saved classifier, turning a missing or unreadable file into a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FashionGanError(f"classifier {path} not found: run `dvc repro train_classifier` first")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # keras raises many types for a corrupt zip
-        raise FashionGanError(
-            f"classifier {path} cannot be loaded ({type(exc).__name__}): delete it and run `dvc repro train_classifier`"
-        ) from None
+    return load_model_file(path, "classifier", "delete it and run `dvc repro train_classifier`")
 
 
 def train_classifier_stage(params: Params) -> dict[str, Any]:
