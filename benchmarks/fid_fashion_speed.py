@@ -27,7 +27,8 @@ from fashiongan.metrics.classifier import FeatureExtractor, train_classifier, we
 from fashiongan.metrics.evaluator import FashionEvaluator, generate_images
 from fashiongan.metrics.frechet import feature_statistics, frechet_distance, kernel_distance
 from fashiongan.metrics.real_stats import compute_real_stats
-from fashiongan.models import build_generator, resolve_model_params
+from fashiongan.models import build_generator
+from fashiongan.presets import resolve_model_params
 from fashiongan.paths import CLASSIFIER_PATH, PROCESSED_DIR, REAL_STATS_PATH
 
 

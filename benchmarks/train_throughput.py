@@ -38,7 +38,8 @@ from fashiongan.callbacks import detectors  # noqa: E402
 from fashiongan.config import parse_params  # noqa: E402
 from fashiongan.data import read_idx, sample_folder, scale  # noqa: E402
 from fashiongan.gan import make_dataset  # noqa: E402
-from fashiongan.models import build_models, resolve_model_params  # noqa: E402
+from fashiongan.models import build_models  # noqa: E402
+from fashiongan.presets import resolve_model_params, resolve_training  # noqa: E402
 from fashiongan.training import build_gan  # noqa: E402
 
 
@@ -131,9 +132,10 @@ def bench_preset(preset: str, x: np.ndarray, args) -> dict[str, float]:
 
     params = params_for(False)
     spec = resolve_model_params(params.model)
+    how = resolve_training(spec.preset, params.train)
     keras.utils.set_random_seed(0)
     runners = {
-        "plain": plain_loop(spec, x, args.batch_size, params.train.g_learning_rate, params.train.beta_1),
+        "plain": plain_loop(spec, x, args.batch_size, how.g_learning_rate, how.beta_1),
         "fashiongan": fashiongan_fit(params, x),
         "+XLA": fashiongan_fit(params_for(True), x),
     }

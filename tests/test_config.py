@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_repository_params_validate() -> None:
     params = load_params(ROOT / "params.yaml")
-    assert params.model.preset in ("compact", "tutorial")
+    assert params.model.preset in ("compact", "tutorial", "modern")
     assert set(yaml.safe_load((ROOT / "params.yaml").read_text())) == set(Params.model_fields)
 
 
@@ -34,7 +34,7 @@ def test_flat_uses_dotted_keys() -> None:
         ({"model": {"first_layer_width": 0}}, ["model.first_layer_width", "0", "greater than or equal to 1"]),
         ({"train": {"epochs": 0}}, ["train.epochs", "0", "greater than or equal to 1"]),
         ({"train": {"epochs": "many"}}, ["train.epochs", "many", "integer"]),
-        ({"model": {"preset": "huge"}}, ["model.preset", "huge", "'compact' or 'tutorial'"]),
+        ({"model": {"preset": "huge"}}, ["model.preset", "huge", "'compact', 'tutorial' or 'modern'"]),
         ({"search": {"backend": "random"}}, ["search.backend", "random", "optuna"]),
         ({"model": {"dropuot": 0.2}}, ["unknown key 'model.dropuot'"]),
         ({"extra": {}}, ["unknown key 'extra'"]),

@@ -8,7 +8,8 @@ import pytest
 
 from fashiongan.config import ModelParams
 from fashiongan.gan import GAN, make_dataset, make_optimizers
-from fashiongan.models import build_models, resolve_model_params
+from fashiongan.models import build_models
+from fashiongan.presets import resolve_model_params
 
 TINY = {"preset": "compact", "first_layer_width": 8, "latent_dim": 16}
 
@@ -105,3 +106,8 @@ def test_dataset_shuffles_per_epoch_drops_remainder_and_resumes():
     assert ids(make_dataset(x, 4, seed=4, epochs=1)) != full[0:2]
     with pytest.raises(ValueError, match="at least batch_size"):
         make_dataset(x, 11, seed=0)
+
+    # Fixed-size epochs cut the same stream of passes: 3 steps per epoch over 2-batch passes.
+    fixed = ids(make_dataset(x, 4, seed=3, epochs=2, steps_per_epoch=3))
+    assert fixed == full[:6]  # the same shuffled passes, only grouped differently
+    assert ids(make_dataset(x, 4, seed=3, first_epoch=1, epochs=2, steps_per_epoch=3)) == fixed[3:]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fashiongan.config import ModelParams
-from fashiongan.models import build_models, resolve_model_params
+from fashiongan.models import build_models
+from fashiongan.presets import resolve_model_params
 
 
 def _models(**fields):
@@ -53,6 +54,7 @@ def test_resolve_fills_nulls_from_the_preset():
     assert set_.as_dict() == {
         "preset": "compact", "latent_dim": 7, "g_width": 32, "d_width": 32, "dropout": 0.1,
         "leaky_slope": 0.05, "batchnorm": True, "d_output": "linear", "generator_depth": 2,
+        "spectral_norm": False, "upsampling": "transposed",
     }  # fmt: skip
 
 

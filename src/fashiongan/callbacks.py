@@ -56,7 +56,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             return
         if any(key in logs and not math.isfinite(float(logs[key])) for key in LOSS_KEYS):
             return
-        scores = self.evaluator.score_generator(self.model.generator, self.n_samples, self.seed, self.batch_size)
+        scores = self.evaluator.score_generator(self.model.sampler, self.n_samples, self.seed, self.batch_size)
         logs.update({key: float(value) for key, value in scores.items()})
 
 

@@ -1,6 +1,7 @@
 """Resumable training state in one ``.npz`` file, written atomically (temp file, then rename).
 
-A checkpoint holds every variable of both networks (BatchNorm statistics included), both
+A checkpoint holds every variable of both networks (BatchNorm statistics included), the
+averaged generator's when the GAN keeps one, both
 optimizers' variables (iteration counters and Adam moments), the noise generator's state,
 the epochs done, the history so far, the stop reason (if a detector ended the run) and the
 fingerprint of what determines the training trajectory. A checkpoint whose fingerprint
@@ -22,7 +23,7 @@ import numpy as np
 from fashiongan.figures import atomic_path
 
 CHECKPOINT_NAME = "last.npz"
-_GROUPS = ("generator", "discriminator", "g_optimizer", "d_optimizer", "seed")
+_GROUPS = ("generator", "ema_generator", "discriminator", "g_optimizer", "d_optimizer", "seed")
 
 
 @dataclass
@@ -46,6 +47,7 @@ def fingerprint(trajectory: dict[str, Any], x: np.ndarray) -> str:
 def _variables(gan) -> dict[str, list]:
     return {
         "generator": gan.generator.weights,
+        "ema_generator": gan.ema_generator.weights if gan.ema_generator is not None else [],
         "discriminator": gan.discriminator.weights,
         "g_optimizer": gan.g_optimizer.variables,
         "d_optimizer": gan.d_optimizer.variables,

@@ -72,16 +72,20 @@ class ModelParams(_Section):
     ``null`` means "what the preset's reference write-up used".
     """
 
-    preset: Literal["compact", "tutorial"] = Field("tutorial", description="reference architecture")
+    preset: Literal["compact", "tutorial", "modern"] = Field(
+        "modern",
+        description="compact / tutorial reproduce the reference write-ups; modern adds spectral norm, hinge loss, "
+        "EMA, TTUR, DiffAugment and resize-convolutions (README: Models and training)",
+    )
     first_layer_width: int | None = Field(
         None,
         ge=1,
         le=4096,
         description="channels of the generator's first (Dense) layer and filters of the discriminator's "
-        "first Conv2D; null = preset reference (compact 128/64, tutorial 256/64)",
+        "first Conv2D; null = preset reference (compact 128/64, tutorial 256/64, modern 128/64)",
     )
     dropout: float | None = Field(
-        None, ge=0.0, lt=1.0, description="discriminator dropout after each conv block; null = preset (compact 0, tutorial 0.3)"
+        None, ge=0.0, lt=1.0, description="discriminator dropout after each conv block; null = preset (compact 0, tutorial 0.3, modern 0)"
     )
     batchnorm: bool = Field(True, description="BatchNorm in the generator (and the compact discriminator)")
     d_output: Literal["linear", "sigmoid", "sigmoid_as_logits"] = Field(
@@ -91,7 +95,17 @@ class ModelParams(_Section):
     )
     generator_depth: Literal[2, 4] = Field(2, description="number of upsampling blocks in the generator")
     leaky_slope: float | None = Field(None, ge=0.0, lt=1.0, description="LeakyReLU negative slope; null = preset (0.2 / 0.3)")
-    latent_dim: int | None = Field(None, ge=1, le=1024, description="noise size; null = preset (compact 128, tutorial 100)")
+    latent_dim: int | None = Field(
+        None, ge=1, le=1024, description="noise size; null = preset (compact 128, tutorial 100, modern 128)"
+    )
+    spectral_norm: bool | None = Field(
+        None, description="spectral normalisation on every discriminator layer; null = preset (modern on, others off)"
+    )
+    upsampling: Literal["transposed", "nearest", "bilinear"] | None = Field(
+        None,
+        description="generator upsampling: strided Conv2DTranspose, or resize + Conv2D (modern only); "
+        "null = preset (modern nearest, others transposed)",
+    )
 
 
 class TrainParams(_Section):
@@ -103,11 +117,35 @@ class TrainParams(_Section):
     )
     epochs: int = Field(5, ge=1, description="training epochs")
     batch_size: int = Field(256, ge=1, description="images per step (drop_remainder)")
+    steps_per_epoch: int | None = Field(
+        None,
+        ge=1,
+        description="generator steps per epoch (scores, grids and checkpoints come per epoch); "
+        "null = one pass over the training images. Set, it makes the budget independent of the data size",
+    )
     seed: int = Field(42, ge=0, description="keras.utils.set_random_seed")
     deterministic: bool = Field(False, description="enable TF op determinism (slower)")
-    g_learning_rate: float = Field(1e-4, gt=0, lt=1, description="generator Adam learning rate")
-    d_learning_rate: float = Field(1e-4, gt=0, lt=1, description="discriminator Adam learning rate")
-    beta_1: float = Field(0.5, ge=0, lt=1, description="Adam beta_1 for both optimizers")
+    loss: Literal["nonsaturating", "hinge"] | None = Field(
+        None, description="GAN loss; null = preset (modern hinge, others nonsaturating); hinge needs d_output linear"
+    )
+    ema_decay: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="decay of the generator's weight average used for samples, scores and the saved model "
+        "(0 = off); null = preset (modern 0.999, others 0)",
+    )
+    diffaugment: bool | None = Field(
+        None, description="DiffAugment translation + cutout before the discriminator; null = preset (modern on)"
+    )
+    g_learning_rate: float | None = Field(
+        None, gt=0, lt=1, description="generator Adam learning rate; null = preset (2e-4)"
+    )
+    d_learning_rate: float | None = Field(
+        None, gt=0, lt=1, description="discriminator Adam learning rate; null = preset (modern 4e-4 = TTUR, others 2e-4)"
+    )
+    beta_1: float | None = Field(None, ge=0, lt=1, description="Adam beta_1 for both optimizers; null = preset (0.5)")
+    beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
     jit_compile: bool = Field(False, description="compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21)")
     mixed_precision: bool = Field(False, description="mixed_float16 policy (GPU only)")
     checkpoint_every: int = Field(1, ge=1, description="save a resumable checkpoint every N epochs")
@@ -217,6 +255,17 @@ class Params(_Section):
     tracking: TrackingParams = Field(default_factory=TrackingParams)
     registry: RegistryParams = Field(default_factory=RegistryParams)
 
+    @model_validator(mode="after")
+    def _compatible(self) -> "Params":
+        if self.train.loss == "hinge" and self.model.d_output != "linear":
+            raise ValueError(f"train.loss=hinge needs model.d_output=linear (logits), got {self.model.d_output!r}")
+        if self.model.upsampling not in (None, "transposed") and self.model.preset != "modern":
+            raise ValueError(
+                f"model.upsampling={self.model.upsampling!r} exists only for model.preset=modern; "
+                "compact and tutorial keep their write-ups' transposed convolutions"
+            )
+        return self
+
     def flat(self) -> dict[str, Any]:
         """Dotted keys (``model.dropout``) for MLflow and reports."""
         return flatten(self.model_dump(mode="json"))
@@ -242,9 +291,9 @@ def _describe(err: dict[str, Any]) -> str:
         return f"unknown key '{loc}' (not a parameter of {parent}; check the spelling against README's table)"
     if err["type"] == "literal_error":
         return f"{loc}={err.get('input')!r} is not allowed: {msg}"
-    got = err.get("input")
-    where = f"{loc}=" if loc else ""
-    return f"{where}{got!r}: {msg}"
+    if not loc:  # a rule across sections: the message names the keys
+        return msg
+    return f"{loc}={err.get('input')!r}: {msg}"
 
 
 def parse_params(raw: dict[str, Any] | None, origin: str = "params") -> Params:

@@ -3,7 +3,7 @@
 The step follows the TensorFlow tutorial: one generator pass feeds both losses, and both
 networks are updated from that same forward pass (two tapes). The discriminator sees real
 and generated images in one concatenated batch, as in the keras-io DCGAN, which halves the
-number of discriminator calls. Losses are the non-saturating GAN losses:
+number of discriminator calls. ``loss="nonsaturating"`` (the write-ups') gives:
 
 * ``d_loss`` = mean binary cross-entropy over the concatenated batch (real labelled 1,
   generated 0), i.e. the average of the real and fake terms, so a discriminator that
@@ -13,6 +13,16 @@ number of discriminator calls. Losses are the non-saturating GAN losses:
 With ``d_output="linear"`` the discriminator emits logits and the losses are computed from
 logits; with ``"sigmoid"`` it emits probabilities and the losses use clipped probabilities
 (the ablation). ``d_real``/``d_fake`` are the mean probabilities D(x) and D(G(z)).
+
+``loss="hinge"`` (SN-GAN, BigGAN) gives ``d_loss`` = mean relu(1 - D(x)) + mean relu(1 + D(G(z)))
+and ``g_loss`` = -mean D(G(z)), on logits.
+
+``ema_decay > 0`` keeps ``ema_generator``, a copy of the generator whose weights follow an
+exponential moving average of the trained ones after every step, with TensorFlow's warm-up
+``min(decay, (1 + t) / (10 + t))`` so short runs are not dominated by the initial weights.
+:attr:`GAN.sampler` is what every sample, score and saved model uses: the average when
+there is one. ``diffaugment`` applies :func:`fashiongan.augment.diff_augment` to the real
+and generated images before the discriminator.
 
 ``"sigmoid_as_logits"`` (``model.d_output`` in params.yaml) is the classic mismatch of a
 sigmoid output fed to a from-logits loss: once the discriminator's probabilities saturate
@@ -29,6 +39,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from fashiongan.augment import diff_augment
+
+Loss = Literal["nonsaturating", "hinge"]
 _EPS = 1e-7  # probability clip of keras' binary cross-entropy
 
 
@@ -38,6 +51,15 @@ def _cross_entropy(score, real: bool, from_logits: bool):
         return ops.mean(ops.softplus(-score if real else score))
     p = ops.clip(score, _EPS, 1.0 - _EPS)
     return -ops.mean(ops.log(p if real else 1.0 - p))
+
+
+def gan_losses(real_scores, fake_scores, loss: Loss = "nonsaturating", from_logits: bool = True):
+    """``(d_loss, g_loss)`` for the discriminator's scores of real and generated images."""
+    if loss == "hinge":
+        d_loss = ops.mean(ops.relu(1.0 - real_scores)) + ops.mean(ops.relu(1.0 + fake_scores))
+        return d_loss, -ops.mean(fake_scores)
+    d_loss = 0.5 * (_cross_entropy(real_scores, True, from_logits) + _cross_entropy(fake_scores, False, from_logits))
+    return d_loss, _cross_entropy(fake_scores, True, from_logits)
 
 
 class GAN(keras.Model):
@@ -50,12 +72,27 @@ class GAN(keras.Model):
         latent_dim: int,
         d_output: Literal["linear", "sigmoid", "sigmoid_as_logits"] = "linear",
         seed: int | None = None,
+        loss: Loss = "nonsaturating",
+        ema_decay: float = 0.0,
+        diffaugment: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if d_output not in ("linear", "sigmoid", "sigmoid_as_logits"):
             raise ValueError(f"d_output must be 'linear', 'sigmoid' or 'sigmoid_as_logits', got {d_output!r}")
+        if loss not in ("nonsaturating", "hinge") or (loss == "hinge" and d_output != "linear"):
+            raise ValueError(f"loss must be 'nonsaturating' or 'hinge' (hinge needs d_output='linear'), got {loss!r}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.generator = generator
+        self.loss_kind = loss
+        self.ema_decay = float(ema_decay)
+        self.diffaugment = diffaugment
+        self.ema_generator: keras.Model | None = None
+        if ema_decay > 0:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
         self.outputs_logits = d_output == "linear"
@@ -78,8 +115,17 @@ class GAN(keras.Model):
         """Listed here so Keras resets them at every epoch."""
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator that draws every sample, score and saved model: the average when kept."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def discriminator_view(self, images):
+        """What the discriminator sees of ``images``: DiffAugment's random translation and cutout, or them as they are."""
+        return diff_augment(images, self.seed_generator) if self.diffaugment else images
+
     def call(self, z, training: bool = False):
-        return self.generator(z, training=training)
+        return self.sampler(z, training=training)
 
     def build_optimizers(self) -> None:
         """Create the optimizer slots now (needed before restoring a checkpoint into them)."""
@@ -93,12 +139,9 @@ class GAN(keras.Model):
             # One generator pass; the discriminator scores real and fake in one batch.
             fake_images = self.generator(z, training=True)
             images = ops.concatenate([ops.cast(real_images, fake_images.dtype), fake_images], axis=0)
-            scores = ops.cast(self.discriminator(images, training=True), "float32")
+            scores = ops.cast(self.discriminator(self.discriminator_view(images), training=True), "float32")
             real_scores, fake_scores = scores[:batch], scores[batch:]
-            d_loss = 0.5 * (
-                _cross_entropy(real_scores, True, self.from_logits) + _cross_entropy(fake_scores, False, self.from_logits)
-            )
-            g_loss = _cross_entropy(fake_scores, True, self.from_logits)
+            d_loss, g_loss = gan_losses(real_scores, fake_scores, self.loss_kind, self.from_logits)
             scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
 
@@ -108,6 +151,8 @@ class GAN(keras.Model):
         # Train the generator (gradients taken through the pre-update discriminator)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_vars), g_vars)
+        if self.ema_generator is not None:
+            self._update_average()
 
         # Track losses and the mean discriminator probabilities
         to_prob = ops.sigmoid if self.outputs_logits else (lambda s: s)
@@ -118,36 +163,62 @@ class GAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
+    def _update_average(self) -> None:
+        """Move every weight of the averaged generator (BatchNorm statistics too) towards the trained one."""
+        step = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
+        for average, current in zip(self.ema_generator.weights, self.generator.weights, strict=True):
+            average.assign(average + (1.0 - decay) * (ops.cast(current, average.dtype) - average))
+
+
 def make_optimizers(
-    g_learning_rate: float, d_learning_rate: float, beta_1: float, mixed_precision: bool = False
+    g_learning_rate: float,
+    d_learning_rate: float,
+    beta_1: float,
+    mixed_precision: bool = False,
+    beta_2: float = 0.999,
 ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """Adam for each network; wrapped in dynamic loss scaling under mixed precision."""
-    d_opt = keras.optimizers.Adam(d_learning_rate, beta_1=beta_1, name="d_adam")
-    g_opt = keras.optimizers.Adam(g_learning_rate, beta_1=beta_1, name="g_adam")
+    d_opt = keras.optimizers.Adam(d_learning_rate, beta_1=beta_1, beta_2=beta_2, name="d_adam")
+    g_opt = keras.optimizers.Adam(g_learning_rate, beta_1=beta_1, beta_2=beta_2, name="g_adam")
     if mixed_precision:
         d_opt = keras.optimizers.LossScaleOptimizer(d_opt, name="d_loss_scale")
         g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")
     return d_opt, g_opt
 
 
-def make_dataset(x: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0, epochs: int = 1) -> tf.data.Dataset:
-    """Batches of ``x`` for epochs ``first_epoch`` .. ``epochs - 1``, a fresh seeded shuffle each epoch.
+def make_dataset(
+    x: np.ndarray,
+    batch_size: int,
+    seed: int,
+    first_epoch: int = 0,
+    epochs: int = 1,
+    steps_per_epoch: int | None = None,
+) -> tf.data.Dataset:
+    """Batches of ``x`` for epochs ``first_epoch`` .. ``epochs - 1``, from a stream of seeded shuffled passes.
 
-    Each epoch's order is a stateless shuffle seeded by ``(seed, epoch)``, so a run resumed at
-    epoch k sees exactly the batches an uninterrupted run would have seen. The images sit in
-    memory once; only indices are shuffled (a full-dataset shuffle without a copy buffer). The last partial batch is dropped (fixed shapes
-    for XLA), so one epoch is ``len(x) // batch_size`` steps.
+    Pass p over the data is a stateless shuffle seeded by ``(seed, p)``; the stream is the passes
+    one after another, cut into epochs of ``steps_per_epoch`` batches (None: one pass, i.e.
+    ``len(x) // batch_size``). So a run resumed at epoch k sees exactly the batches an
+    uninterrupted run would have seen, and an epoch costs the same on 2,000 or 60,000 images
+    when ``steps_per_epoch`` is set. The images sit in memory once; only indices are shuffled.
+    The last partial batch of each pass is dropped (fixed shapes for XLA).
     """
     n = len(x)
     if n < batch_size:
         raise ValueError(f"need at least batch_size={batch_size} images, got {n}")
+    per_pass = n // batch_size
+    per_epoch = steps_per_epoch or per_pass
+    first_step, last_step = first_epoch * per_epoch, epochs * per_epoch
+    first_pass, last_pass = first_step // per_pass, -(-last_step // per_pass)
     images = tf.constant(np.asarray(x, dtype=np.float32))
 
-    def one_epoch(epoch):
-        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+    def one_pass(p):
+        key = tf.stack([tf.constant(seed, tf.int64), p])
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
 
-    epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
-    ds = epochs_ds.flat_map(one_epoch).map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
+    batches = tf.data.Dataset.range(first_pass, last_pass).flat_map(one_pass)
+    batches = batches.skip(first_step - first_pass * per_pass).take(last_step - first_step)
+    ds = batches.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,4 +1,4 @@
-"""Generator and discriminator builders for the two reference DCGANs.
+"""Generator and discriminator builders for the two reference DCGANs and the modern preset.
 
 With every optional field of ``model`` left null, the builders reproduce the write-ups
 layer for layer:
@@ -16,11 +16,22 @@ layer for layer:
   Discriminator: [Conv2D(64 then 128, 5, stride 2, same) + LeakyReLU + Dropout(0.3)] x 2 ->
   Flatten -> Dense(1): 212,865 parameters.
 
+and build the ``modern`` preset (see :mod:`fashiongan.presets` for its training half):
+
+* Generator: Dense(7*7*128, no bias) + BN + LeakyReLU(0.2) -> Reshape -> Conv2D(128, 3) + BN +
+  LeakyReLU at 7x7 -> [UpSampling2D(2, nearest) + Conv2D(64, 3) + BN + LeakyReLU] ->
+  UpSampling2D(2) + Conv2D(1, 3, tanh): 1,050,433 parameters (1,037,505 trainable), latent 128.
+  Resize-convolutions instead of strided transposed ones (``upsampling: transposed`` restores
+  Conv2DTranspose(64, 4, 2) and (1, 4, 2)).
+* Discriminator: [SN Conv2D(64, 4, stride 2) + LeakyReLU(0.2) (+ Dropout)] -> [SN Conv2D(128, 4, 2)
+  + LeakyReLU (+ Dropout)] -> Flatten -> SN Dense(1) logits: 138,561 trainable parameters and
+  193 power-iteration vector entries (``spectral_norm: false`` drops the wrappers).
+
 ``model.first_layer_width`` (W) is the one width knob the hand-tuning of the tutorial's author
-varied. Setting it changes exactly two layers, in both presets: the generator's first Dense
+varied. Setting it changes exactly two layers, in every preset: the generator's first Dense
 layer outputs 7*7*W units (reshaped to a 7x7 map with W channels) and the discriminator's
 first Conv2D has W filters. Every other layer keeps its reference width. Null means the
-reference: generator 128 (compact) or 256 (tutorial), discriminator 64 (both).
+reference: generator 128 (compact, modern) or 256 (tutorial), discriminator 64 (all three).
 
 Ablation switches:
 
@@ -40,73 +51,28 @@ Output layers are float32 even under a mixed-precision policy so losses stay sta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
 
 import keras
 from keras import layers
 
-from fashiongan.config import ModelParams
 from fashiongan.errors import FashionGanError
+from fashiongan.presets import ResolvedModel
 
 IMAGE_SHAPE = (28, 28, 1)
 BASE = 7  # spatial size the generator starts from
 
-_REFERENCE: dict[str, dict[str, Any]] = {
-    "compact": {"latent_dim": 128, "g_width": 128, "d_width": 64, "dropout": 0.0, "leaky_slope": 0.2},
-    "tutorial": {"latent_dim": 100, "g_width": 256, "d_width": 64, "dropout": 0.3, "leaky_slope": 0.3},
-}
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """Effective architecture after the preset filled in every null field."""
-
-    preset: Literal["compact", "tutorial"]
-    latent_dim: int
-    g_width: int  # channels of the generator's first Dense layer (7*7*g_width units)
-    d_width: int  # filters of the discriminator's first Conv2D
-    dropout: float
-    leaky_slope: float
-    batchnorm: bool
-    d_output: Literal["linear", "sigmoid", "sigmoid_as_logits"]  # the last: see fashiongan.gan
-    generator_depth: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for MLflow params, sweep records and checkpoint hashes."""
-        return asdict(self)
-
-
-def resolve_model_params(model: ModelParams) -> ResolvedModel:
-    """Fill the null fields of ``model`` from its preset's reference write-up."""
-    ref = _REFERENCE[model.preset]
-    width = model.first_layer_width
-    return ResolvedModel(
-        preset=model.preset,
-        latent_dim=model.latent_dim if model.latent_dim is not None else ref["latent_dim"],
-        g_width=width if width is not None else ref["g_width"],
-        d_width=width if width is not None else ref["d_width"],
-        dropout=model.dropout if model.dropout is not None else ref["dropout"],
-        leaky_slope=model.leaky_slope if model.leaky_slope is not None else ref["leaky_slope"],
-        batchnorm=model.batchnorm,
-        d_output=model.d_output,
-        generator_depth=model.generator_depth,
-    )
-
-
 def build_generator(spec: ResolvedModel, dtype: str | None = None) -> keras.Model:
     """Latent vector -> 28x28x1 image in [-1, 1] (tanh); ``dtype`` is a Keras dtype policy name."""
-    if spec.preset == "compact":
-        return _compact_generator(spec, dtype)
-    return _tutorial_generator(spec, dtype)
+    builders = {"compact": _compact_generator, "tutorial": _tutorial_generator, "modern": _modern_generator}
+    return builders[spec.preset](spec, dtype)
 
 
 def build_discriminator(spec: ResolvedModel, dtype: str | None = None) -> keras.Model:
     """28x28x1 image -> one score: a logit (``linear``) or a probability (``sigmoid``)."""
-    if spec.preset == "compact":
-        return _compact_discriminator(spec, dtype)
-    return _tutorial_discriminator(spec, dtype)
+    builders = {"compact": _compact_discriminator, "tutorial": _tutorial_discriminator, "modern": _modern_discriminator}
+    return builders[spec.preset](spec, dtype)
 
 
 def build_models(spec: ResolvedModel, dtype: str | None = None) -> tuple[keras.Model, keras.Model]:
@@ -158,9 +124,22 @@ def _tutorial_generator(spec: ResolvedModel, dtype) -> keras.Model:
     return keras.Model(z, out, name="generator")
 
 
+def _d_layer(spec: ResolvedModel, make: Callable[[str], layers.Layer], name: str) -> layers.Layer:
+    """A discriminator layer named ``name``; with spectral norm, the wrapper takes the name."""
+    if not spec.spectral_norm:
+        return make(name)
+    inner = make(f"{name}_inner")
+    return layers.SpectralNormalization(inner, power_iterations=1, dtype=inner.dtype_policy, name=name)
+
+
+def _d_conv(x, spec: ResolvedModel, filters: int, kernel: int, strides: int, dtype, name: str):
+    conv = _d_layer(spec, lambda n: layers.Conv2D(filters, kernel, strides=strides, padding="same", dtype=dtype, name=n), name)
+    return conv(x)
+
+
 def _d_head(x, spec: ResolvedModel) -> keras.KerasTensor:
     activation = None if spec.d_output == "linear" else "sigmoid"
-    return layers.Dense(1, activation=activation, dtype="float32", name="d_out")(x)
+    return _d_layer(spec, lambda n: layers.Dense(1, activation=activation, dtype="float32", name=n), "d_out")(x)
 
 
 def _dropout(x, spec: ResolvedModel, dtype, name: str):
@@ -169,10 +148,10 @@ def _dropout(x, spec: ResolvedModel, dtype, name: str):
 
 def _compact_discriminator(spec: ResolvedModel, dtype) -> keras.Model:
     img = keras.Input(IMAGE_SHAPE, name="image")
-    x = layers.Conv2D(spec.d_width, 3, strides=2, padding="same", dtype=dtype, name="d_conv1")(img)
+    x = _d_conv(img, spec, spec.d_width, 3, 2, dtype, "d_conv1")
     x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name="d_conv1_act")(x)
     x = _dropout(x, spec, dtype, "d_conv1_drop")
-    x = layers.Conv2D(128, 3, strides=2, padding="same", dtype=dtype, name="d_conv2")(x)
+    x = _d_conv(x, spec, 128, 3, 2, dtype, "d_conv2")
     if spec.batchnorm:
         x = layers.BatchNormalization(dtype=dtype, name="d_conv2_bn")(x)
     x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name="d_conv2_act")(x)
@@ -185,7 +164,52 @@ def _tutorial_discriminator(spec: ResolvedModel, dtype) -> keras.Model:
     img = keras.Input(IMAGE_SHAPE, name="image")
     x = img
     for i, filters in enumerate((spec.d_width, 128), start=1):
-        x = layers.Conv2D(filters, 5, strides=2, padding="same", dtype=dtype, name=f"d_conv{i}")(x)
+        x = _d_conv(x, spec, filters, 5, 2, dtype, f"d_conv{i}")
+        x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name=f"d_conv{i}_act")(x)
+        x = _dropout(x, spec, dtype, f"d_conv{i}_drop")
+    x = layers.Flatten(dtype=dtype, name="d_flatten")(x)
+    return keras.Model(img, _d_head(x, spec), name="discriminator")
+
+
+def _resize_block(x, spec: ResolvedModel, filters: int, dtype, name: str):
+    """Upsample x2 then Conv2D 3x3 (+ BatchNorm) + LeakyReLU: no checkerboard (Odena et al. 2016)."""
+    if spec.upsampling == "transposed":
+        return _up_block(x, spec, filters, 4, 2, dtype, name, bias=False)
+    x = layers.UpSampling2D(2, interpolation=spec.upsampling, dtype=dtype, name=f"{name}_resize")(x)
+    return _conv_block(x, spec, filters, dtype, name)
+
+
+def _conv_block(x, spec: ResolvedModel, filters: int, dtype, name: str):
+    """Conv2D 3x3 stride 1 (+ BatchNorm) + LeakyReLU."""
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=not spec.batchnorm, dtype=dtype, name=name)(x)
+    if spec.batchnorm:
+        x = layers.BatchNormalization(dtype=dtype, name=f"{name}_bn")(x)
+    return layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name=f"{name}_act")(x)
+
+
+def _modern_generator(spec: ResolvedModel, dtype) -> keras.Model:
+    z = keras.Input((spec.latent_dim,), name="z")
+    x = layers.Dense(BASE * BASE * spec.g_width, use_bias=not spec.batchnorm, dtype=dtype, name="g_dense")(z)
+    if spec.batchnorm:
+        x = layers.BatchNormalization(dtype=dtype, name="g_dense_bn")(x)
+    x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name="g_dense_act")(x)
+    x = layers.Reshape((BASE, BASE, spec.g_width), dtype=dtype, name="g_reshape")(x)
+    x = _extra_blocks(x, spec, 3, dtype, bias=False)
+    x = _conv_block(x, spec, 128, dtype, "g_conv")  # the tutorial's stride-1 block at 7x7
+    x = _resize_block(x, spec, 64, dtype, "g_up1")
+    if spec.upsampling == "transposed":
+        out = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh", dtype="float32", name="g_out")(x)
+    else:
+        x = layers.UpSampling2D(2, interpolation=spec.upsampling, dtype=dtype, name="g_out_resize")(x)
+        out = layers.Conv2D(1, 3, padding="same", activation="tanh", dtype="float32", name="g_out")(x)
+    return keras.Model(z, out, name="generator")
+
+
+def _modern_discriminator(spec: ResolvedModel, dtype) -> keras.Model:
+    img = keras.Input(IMAGE_SHAPE, name="image")
+    x = img
+    for i, (filters, kernel, strides) in enumerate(((spec.d_width, 4, 2), (128, 4, 2)), start=1):
+        x = _d_conv(x, spec, filters, kernel, strides, dtype, f"d_conv{i}")
         x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name=f"d_conv{i}_act")(x)
         x = _dropout(x, spec, dtype, f"d_conv{i}_drop")
     x = layers.Flatten(dtype=dtype, name="d_flatten")(x)

@@ -33,7 +33,8 @@ from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
 from fashiongan.gan import GAN, make_dataset, make_optimizers
-from fashiongan.models import ResolvedModel, build_models, resolve_model_params
+from fashiongan.models import build_models
+from fashiongan.presets import ResolvedModel, ResolvedTraining, resolve_model_params, resolve_training
 from fashiongan.paths import (
     CHECKPOINT_DIR,
     CLASSIFIER_PATH,
@@ -67,6 +68,7 @@ class TrainResult:
     fingerprint: str = ""
     model: dict[str, Any] = field(default_factory=dict)  # resolved architecture
     mixed_precision: bool = False  # effective (requested and a GPU present)
+    images_per_epoch: int = 0  # steps per epoch x batch size
 
 
 def sample_path(out_dir: Path, epoch: int) -> Path:
@@ -98,7 +100,7 @@ class _SampleWriter(keras.callbacks.Callback):
         self.out_dir, self.noise, self.grid_size = out_dir, noise, grid_size
 
     def on_epoch_end(self, epoch, logs=None):
-        images = np.asarray(self.model.generator(self.noise, training=False), dtype=np.float32)
+        images = np.asarray(self.model.sampler(self.noise, training=False), dtype=np.float32)
         figures.save_png(figures.image_grid(images, self.grid_size), sample_path(self.out_dir, epoch + 1))
 
 
@@ -144,7 +146,12 @@ def _trajectory(params: Params, spec: ResolvedModel, mixed: bool) -> dict[str, A
     t = params.train
     return {
         "model": spec.as_dict(),
-        "train": {k: getattr(t, k) for k in ("batch_size", "seed", "g_learning_rate", "d_learning_rate", "beta_1")},
+        "train": {
+            "batch_size": t.batch_size,
+            "seed": t.seed,
+            "steps_per_epoch": t.steps_per_epoch,
+            **resolve_training(spec.preset, t).as_dict(),
+        },
         "mixed_precision": mixed,
     }
 
@@ -153,9 +160,13 @@ def build_gan(params: Params, mixed_precision: bool = False) -> GAN:
     """Seeded, compiled GAN with built optimizers (restorable), as ``params`` describe it."""
     spec = resolve_model_params(params.model)
     t = params.train
+    how: ResolvedTraining = resolve_training(spec.preset, t)
     generator, discriminator = build_models(spec, "mixed_float16" if mixed_precision else None)
-    gan = GAN(generator, discriminator, spec.latent_dim, spec.d_output, seed=t.seed)
-    d_opt, g_opt = make_optimizers(t.g_learning_rate, t.d_learning_rate, t.beta_1, mixed_precision)
+    gan = GAN(
+        generator, discriminator, spec.latent_dim, spec.d_output, seed=t.seed,
+        loss=how.loss, ema_decay=how.ema_decay, diffaugment=how.diffaugment,
+    )  # fmt: skip
+    d_opt, g_opt = make_optimizers(how.g_learning_rate, how.d_learning_rate, how.beta_1, mixed_precision, how.beta_2)
     gan.compile(d_opt, g_opt, jit_compile=t.jit_compile)
     gan.build_optimizers()
     return gan
@@ -203,18 +214,18 @@ def train_gan(
 
     if gan.stop_reason is None and first_epoch < t.epochs:
         chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks))
-        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs)
+        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch)
         gan.fit(
             data,
             epochs=t.epochs,
             initial_epoch=first_epoch,
-            steps_per_epoch=len(x_train) // t.batch_size,
+            steps_per_epoch=steps_per_epoch(params, len(x_train)),
             callbacks=chain,
             shuffle=False,  # make_dataset shuffles, per epoch and seeded
             verbose=verbose,
         )
     result = TrainResult(
-        generator=gan.generator,
+        generator=gan.sampler,
         discriminator=gan.discriminator,
         history=history,
         epochs_trained=len(history),
@@ -224,10 +235,16 @@ def train_gan(
         fingerprint=fp,
         model=spec.as_dict(),
         mixed_precision=mixed,
+        images_per_epoch=steps_per_epoch(params, len(x_train)) * t.batch_size,
     )
     if out is not None:
         write_outputs(result, out, n_images=len(x_train))
     return result
+
+
+def steps_per_epoch(params: Params, n_images: int) -> int:
+    """Generator steps in one epoch: ``train.steps_per_epoch``, or one pass over the images."""
+    return params.train.steps_per_epoch or n_images // params.train.batch_size
 
 
 def _callback_chain(gan, params, spec, out, fp, history, callbacks) -> list[keras.callbacks.Callback]:
@@ -255,7 +272,8 @@ def summarize(result: TrainResult, n_images: int) -> dict[str, Any]:
         **{k: last[k] for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last},
         "train_seconds": float(sum(epoch_seconds)),
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else None,
-        "images_per_second": n_images / float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        "images_per_second": result.images_per_epoch / float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        "images_seen": result.images_per_epoch * result.epochs_trained,
         "n_train_images": n_images,
         "mixed_precision": result.mixed_precision,
         "fingerprint": result.fingerprint,
