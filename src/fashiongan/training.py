@@ -67,6 +67,7 @@ class TrainResult:
     resumed_from: int = 0  # epochs restored from a checkpoint
     fingerprint: str = ""
     model: dict[str, Any] = field(default_factory=dict)  # resolved architecture
+    training: dict[str, Any] = field(default_factory=dict)  # resolved loss, EMA, augmentation, optimiser
     mixed_precision: bool = False  # effective (requested and a GPU present)
     images_per_epoch: int = 0  # steps per epoch x batch size
 
@@ -234,6 +235,7 @@ def train_gan(
         resumed_from=first_epoch,
         fingerprint=fp,
         model=spec.as_dict(),
+        training=resolve_training(spec.preset, t).as_dict(),
         mixed_precision=mixed,
         images_per_epoch=steps_per_epoch(params, len(x_train)) * t.batch_size,
     )
@@ -278,6 +280,7 @@ def summarize(result: TrainResult, n_images: int) -> dict[str, Any]:
         "mixed_precision": result.mixed_precision,
         "fingerprint": result.fingerprint,
         "model": result.model,
+        "training": result.training,
     }
     scored = [row for row in result.history if "fid_fashion" in row]
     if scored:
