@@ -1,0 +1,138 @@
+"""The failure detectors catch the reference write-ups' own failures, on synthetic histories and for real.
+
+The numbers in ``WRITEUP_STALL`` are the compact write-up's sigmoid variant as reproduced by
+``model.d_output: sigmoid_as_logits`` on the 8,226-image subset: g_loss flat at ln 2 while
+d_loss sits at 0.503 and the discriminator is saturated (d_real 0.9999, d_fake 0.00001).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fashiongan.callbacks import CollapseDetector, FidRiseDetector, StallDetector, detectors
+
+LN2 = math.log(2)
+WRITEUP_STALL = {"d_loss": 0.5032, "g_loss": 0.6931, "d_real": 0.9999, "d_fake": 0.00001}
+HEALTHY = [
+    {"d_loss": 0.62 - 0.02 * i, "g_loss": 0.85 + 0.05 * i, "d_real": 0.6 + 0.01 * i, "d_fake": 0.4 - 0.01 * i,
+     "fid_fashion": 150.0 / (1 + i), "classes_covered": 9}
+    for i in range(10)
+]  # fmt: skip
+
+
+class Dummy:
+    """Stands in for the model a callback watches."""
+
+    stop_training = False
+    stop_reason = None
+
+
+def feed(callback, rows) -> Dummy:
+    """Epoch-end ``rows`` through ``callback`` until it stops training; the watched model."""
+    model = Dummy()
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, row in enumerate(rows):
+        callback.on_epoch_end(epoch, dict(row))
+        if model.stop_training:
+            break
+    return model
+
+
+# ---------------------------------------------------------------------------- stall
+
+
+def test_the_writeup_stall_is_caught_although_d_loss_is_far_from_ln2():
+    model = feed(StallDetector(patience=5, tolerance=0.005), HEALTHY[:1] + [WRITEUP_STALL] * 5)
+    assert model.stop_training
+    assert model.stop_reason.startswith("stalled: g_loss=0.6931 within 0.005 of ln 2 (d_loss=0.5032)")
+    assert model.stop_reason.endswith("for 5 epochs")
+    assert not feed(StallDetector(patience=6, tolerance=0.005), HEALTHY[:1] + [WRITEUP_STALL] * 5).stop_training
+
+
+def test_both_losses_at_ln2_still_stall():
+    both = {"d_loss": LN2 + 0.001, "g_loss": LN2 - 0.002, "d_real": 0.5, "d_fake": 0.5}
+    model = feed(StallDetector(patience=3, tolerance=0.005), HEALTHY[:2] + [both] * 3)
+    assert model.stop_reason == "stalled: d_loss=0.6941, g_loss=0.6911 within 0.005 of ln 2 for 3 epochs"
+
+
+def test_a_saturated_discriminator_stalls_whatever_the_loss():
+    """The hinge case: no ln 2 rule, the probabilities alone tell the generator is lost."""
+    hinge = {"d_loss": 0.01, "g_loss": 3.2, "d_real": 0.9999, "d_fake": 0.00001}
+    model = feed(StallDetector(patience=3, tolerance=0.005, ln2_rule=False), [hinge] * 3)
+    assert model.stop_reason == (
+        "stalled: discriminator saturated (d_real=0.9999, d_fake=1e-05, limit 0.01) for 3 epochs"
+    )
+    one_sided = {"d_loss": 0.1, "g_loss": 2.9, "d_real": 0.965, "d_fake": 0.005}  # compact's healthy d_real peak
+    assert not feed(StallDetector(patience=3, tolerance=0.005), [one_sided] * 3).stop_training
+    writeup = feed(StallDetector(patience=2, tolerance=0.005, ln2_rule=False), [WRITEUP_STALL] * 2)
+    assert writeup.stop_reason.startswith("stalled: discriminator saturated")
+
+
+def test_ln2_rule_off_ignores_the_losses():
+    at_ln2 = {"d_loss": LN2, "g_loss": LN2, "d_real": 0.5, "d_fake": 0.5}
+    assert not feed(StallDetector(patience=2, tolerance=0.005, ln2_rule=False), [at_ln2] * 4).stop_training
+    assert feed(StallDetector(patience=2, tolerance=0.005), [at_ln2] * 4).stop_training
+
+
+def test_stall_needs_consecutive_epochs_and_leaves_healthy_runs_alone():
+    broken = [WRITEUP_STALL] * 2 + [HEALTHY[3]] + [WRITEUP_STALL] * 2
+    assert not feed(StallDetector(patience=3, tolerance=0.005), broken).stop_training
+    assert not feed(StallDetector(patience=1, tolerance=0.005), HEALTHY).stop_training
+    edge = {"d_loss": 0.06, "g_loss": 2.9, "d_real": 0.9648, "d_fake": 0.0681}  # a healthy compact epoch on the sample
+    assert not feed(StallDetector(patience=1, tolerance=0.005), [edge] * 5).stop_training
+    with pytest.raises(ValueError, match="saturation must be within"):
+        StallDetector(patience=1, tolerance=0.005, saturation=0.5)
+
+
+# ---------------------------------------------------------------------------- collapse and FID rise
+
+
+def test_collapse_waits_for_warmup_and_patience():
+    rows = [{"classes_covered": 1}, {"classes_covered": 2}, {"d_loss": 0.5}, {"classes_covered": 2}]
+    model = feed(CollapseDetector(min_classes=3, patience=2, warmup=1), rows)
+    assert model.stop_reason == "collapsed: 2 classes covered < 3 in 2 scored epochs up to epoch 4"
+    assert not feed(CollapseDetector(min_classes=3, patience=2, warmup=2), rows).stop_training
+    recovered = [{"classes_covered": 2}, {"classes_covered": 6}, {"classes_covered": 2}]
+    assert not feed(CollapseDetector(min_classes=3, patience=2), recovered).stop_training
+    assert not feed(CollapseDetector(min_classes=3, patience=1), HEALTHY).stop_training
+
+
+def test_a_collapse_during_a_stall_is_reported_as_the_stall():
+    """The write-up's stalled generator also covers 1 class; the stall is the cause to report."""
+    stall = StallDetector(patience=5, tolerance=0.005)
+    collapse = CollapseDetector(min_classes=3, patience=2, warmup=1, stall=stall)
+    model = Dummy()
+    for callback in (stall, collapse):
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch, row in enumerate([HEALTHY[0]] + [WRITEUP_STALL] * 2):
+        for callback in (stall, collapse):
+            callback.on_epoch_end(epoch, row | {"classes_covered": 1})
+    assert model.stop_reason == (
+        "stalled: g_loss=0.6931 within 0.005 of ln 2 (d_loss=0.5032): the generator gets no gradient for 2 epochs, "
+        "and collapsed: 1 classes covered < 3 in 2 scored epochs up to epoch 3"
+    )
+
+
+def test_fid_rise_counts_consecutive_rises_above_the_noise_margin():
+    fids = [200.0, 120.0, 130.0, 140.0, 150.0]  # +8 %, +7.7 %, +7.1 %
+    rows = [{"fid_fashion": f} for f in fids]
+    model = feed(FidRiseDetector(patience=3, margin=0.05), rows)
+    assert model.stop_reason == "diverged: fid_fashion rose 3 scored epochs in a row by > 5% (120 -> 150) up to epoch 5"
+    assert not feed(FidRiseDetector(patience=3, margin=0.08), rows).stop_training  # rises within the margin
+    noisy = [{"fid_fashion": f} for f in (120.0, 130.0, 128.0, 140.0, 150.0)]  # a fall ends the streak
+    assert not feed(FidRiseDetector(patience=3), noisy).stop_training
+    gaps = [{"fid_fashion": 100.0}, {"d_loss": 0.5}, {"fid_fashion": 110.0}, {"fid_fashion": float("nan")},
+            {"fid_fashion": 121.0}]  # fmt: skip
+    assert feed(FidRiseDetector(patience=2), gaps).stop_reason.startswith("diverged: fid_fashion rose 2")
+    assert not feed(FidRiseDetector(patience=1), HEALTHY).stop_training
+
+
+def test_the_factory_builds_what_params_turn_on():
+    names = [type(d).__name__ for d in detectors(5, 0.005, 100, 3, collapse_patience=2, fid_rise_patience=3)]
+    assert names == ["StallDetector", "DivergenceDetector", "CollapseDetector", "FidRiseDetector"]
+    stall = detectors(5, 0.005, 100, 0, saturation=0.02, ln2_rule=False)[0]
+    assert (stall.saturation, stall.ln2_rule) == (0.02, False)
