@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from fashiongan.callbacks import CollapseDetector, FidRiseDetector, StallDetector, detectors
+from fashiongan.callbacks import CollapseDetector, EpochEvaluator, FidRiseDetector, StallDetector, detectors
+from fashiongan.config import parse_params
+from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.training import train_gan
 
 LN2 = math.log(2)
 WRITEUP_STALL = {"d_loss": 0.5032, "g_loss": 0.6931, "d_real": 0.9999, "d_fake": 0.00001}
@@ -20,6 +24,12 @@ HEALTHY = [
      "fid_fashion": 150.0 / (1 + i), "classes_covered": 9}
     for i in range(10)
 ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample_x() -> np.ndarray:
+    """The first 256 images of the bundled genuine sample, in [-1, 1]."""
+    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
 
 
 class Dummy:
@@ -136,3 +146,77 @@ def test_the_factory_builds_what_params_turn_on():
     assert names == ["StallDetector", "DivergenceDetector", "CollapseDetector", "FidRiseDetector"]
     stall = detectors(5, 0.005, 100, 0, saturation=0.02, ln2_rule=False)[0]
     assert (stall.saturation, stall.ln2_rule) == (0.02, False)
+    t = parse_params({}).train
+    assert (t.collapse_min_classes, t.collapse_patience, t.stall_saturation) == (3, 2, 0.01)
+
+
+class OneClass:
+    """FashionEvaluator's interface: every sample in one class, FID flat."""
+
+    def score_generator(self, generator, n_samples, seed, batch_size):
+        return {"fid_fashion": 100.0, "classes_covered": 1.0}
+
+
+def test_the_collapse_warmup_counts_training_images_whatever_the_epoch_size(sample_x):
+    """64 images an epoch and a 128-image warm-up: epochs 1-2 are not checked, epochs 3-4 stop the run."""
+    params = parse_params(
+        {
+            "model": {"preset": "tutorial", "first_layer_width": 8, "latent_dim": 8},
+            "train": {"hparams": "params", "epochs": 6, "batch_size": 32, "collapse_warmup_images": 128},
+        }
+    )
+    scoring = EpochEvaluator(OneClass(), every=1, n_samples=2, seed=0, batch_size=2)
+    result = train_gan(params, sample_x[:70], callbacks=[scoring])  # 70 // 32 batches: 64 images an epoch
+    assert result.stop_reason == "collapsed: 1 classes covered < 3 in 2 scored epochs up to epoch 4"
+
+
+# ---------------------------------------------------------------------------- for real, on the bundled sample
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    """The project's evaluator with the session's briefly trained classifier, on a small protocol."""
+    from metrics_support import sample_real_stats, trained_classifier
+
+    from fashiongan.config import EvaluateParams
+    from fashiongan.metrics.evaluator import FashionEvaluator
+
+    return FashionEvaluator(trained_classifier(), sample_real_stats(), EvaluateParams(kid_subsets=2, kid_subset_size=100))
+
+
+@pytest.mark.slow
+def test_a_generator_that_outruns_its_discriminator_collapses_and_stops_as_collapsed(sample_x, evaluator):
+    """A 1-d latent and a generator learning 500x faster than the discriminator: one mode fools D."""
+    params = parse_params(
+        {
+            "model": {"preset": "tutorial", "first_layer_width": 16, "latent_dim": 1},
+            "train": {"hparams": "params", "epochs": 4, "batch_size": 32, "g_learning_rate": 0.005,
+                      "d_learning_rate": 0.00001, "collapse_warmup_images": 256, "stall_patience": 2},
+        }
+    )  # fmt: skip
+    scoring = EpochEvaluator(evaluator, every=1, n_samples=200, seed=1234, batch_size=200)
+    result = train_gan(params, sample_x[:256], callbacks=[scoring])
+    assert result.stop_reason == "collapsed: 1 classes covered < 3 in 2 scored epochs up to epoch 3", result.history
+    assert [row["classes_covered"] for row in result.history] == [1, 1, 1]
+    assert all(row["d_fake"] > row["d_real"] for row in result.history)  # fooled, not saturated: no stall
+
+
+@pytest.mark.slow
+def test_a_healthy_default_tutorial_run_triggers_nothing(sample_x, evaluator):
+    """The default preset under the failure tests' sensitive settings, same epochs: no detector fires.
+
+    The collapse detector keeps its default warm-up: a generator this young draws one blob for
+    every z whatever its settings (see README), so coverage is only checked after 20,000 images.
+    """
+    params = parse_params(
+        {
+            "train": {"hparams": "params", "epochs": 3, "batch_size": 32, "stall_patience": 2,
+                      "fid_rise_patience": 2},
+        }
+    )  # fmt: skip
+    assert params.model.preset == "tutorial" and params.train.collapse_min_classes == 3
+    scoring = EpochEvaluator(evaluator, every=1, n_samples=200, seed=1234, batch_size=200)
+    result = train_gan(params, sample_x[:256], callbacks=[scoring])
+    assert result.stop_reason is None and result.epochs_trained == 3
+    for row in result.history:
+        assert 0.05 < row["d_fake"] < row["d_real"] < 0.95 and abs(row["g_loss"] - LN2) > 0.005, row

@@ -202,7 +202,7 @@ def train_gan(
     gan.stop_reason = state.stop_reason if state else None
 
     if gan.stop_reason is None and first_epoch < t.epochs:
-        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks))
+        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks), len(x_train))
         data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs)
         gan.fit(
             data,
@@ -230,12 +230,23 @@ def train_gan(
     return result
 
 
-def _callback_chain(gan, params, spec, out, fp, history, callbacks) -> list[keras.callbacks.Callback]:
+def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) -> list[keras.callbacks.Callback]:
     t = params.train
+    images_per_epoch = n_images // t.batch_size * t.batch_size
     scorers = [c for c in callbacks if isinstance(c, EpochEvaluator)]
     others = [c for c in callbacks if not isinstance(c, EpochEvaluator)]
     chain: list[keras.callbacks.Callback] = [_EpochTimer(), *scorers]
-    chain += detectors(t.stall_patience, t.stall_tolerance, t.divergence_bound, t.collapse_min_classes)
+    chain += detectors(
+        t.stall_patience,
+        t.stall_tolerance,
+        t.divergence_bound,
+        t.collapse_min_classes,
+        saturation=t.stall_saturation,
+        collapse_patience=t.collapse_patience,
+        collapse_warmup=t.collapse_warmup_images // images_per_epoch,  # in epochs, whatever the data size
+        fid_rise_patience=t.fid_rise_patience,
+        fid_rise_margin=t.fid_rise_margin,
+    )
     if out is not None:
         chain.append(_SampleWriter(out, fixed_noise(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
     chain += [*others, _Recorder(history)]
