@@ -173,6 +173,55 @@ def test_the_collapse_warmup_counts_training_images_whatever_the_epoch_size(samp
 # ---------------------------------------------------------------------------- for real, on the bundled sample
 
 
+def writeup_stall_params(**train):
+    """The compact write-up's sigmoid variant, narrow and on a fast clock.
+
+    ``d_learning_rate`` 0.01 and 16 steps an epoch only bring the saturation forward: on the
+    8,226-image subset at the defaults the same numbers appear from epoch 2 on.
+    """
+    return parse_params(
+        {
+            "model": {"preset": "compact", "first_layer_width": 8, "latent_dim": 16, "d_output": "sigmoid_as_logits"},
+            "train": {"hparams": "params", "epochs": 4, "batch_size": 8, "d_learning_rate": 0.01, "grid_size": 2,
+                      "stall_patience": 2, **train},
+            "tracking": {"log_model": False},
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sample_x, local_store, tmp_path):
+    import csv
+    import json
+
+    from mlflow import MlflowClient
+
+    from fashiongan.config import DataParams
+    from fashiongan.data import fetch
+    from fashiongan.training import train_stage
+
+    fetch(DataParams(source="sample"), raw_dir=tmp_path / "data" / "raw")
+    (tmp_path / "data" / "processed").mkdir()
+    np.savez(tmp_path / "data" / "processed" / "train.npz", x=sample_x[:128], y=np.zeros(128, np.int64))
+    params = writeup_stall_params()
+    summary = train_stage(params, root=tmp_path)
+
+    reason = summary["stop_reason"]
+    assert summary["epochs_trained"] <= params.train.stall_patience + 1, reason
+    assert reason.startswith("stalled: g_loss=0.69") and "ln 2 (d_loss=0.50" in reason, reason
+    assert abs(summary["g_loss"] - LN2) < 0.005 and summary["d_loss"] == pytest.approx(0.503, abs=0.005)
+    assert summary["d_real"] > 0.99 and summary["d_fake"] < 0.01  # the write-up's table, for real
+    rows = list(csv.DictReader(open(tmp_path / "plots" / "train_history.csv")))
+    assert rows[-1]["stop_reason"] == reason and json.loads((tmp_path / "metrics/train.json").read_text())["stop_reason"] == reason
+
+    again = train_stage(params, root=tmp_path)  # the checkpoint already says stalled: no training, same tags
+    client = MlflowClient()
+    for run_id in (summary["mlflow_run_id"], again["mlflow_run_id"]):
+        tags = client.get_run(run_id).data.tags
+        assert (tags["stalled"], tags["collapsed"], tags["diverged"], tags["stop_reason"]) == ("true", "false", "false", reason)
+    assert again["mlflow_run_id"] != summary["mlflow_run_id"] and again["epochs_trained"] == summary["epochs_trained"]
+
+
 @pytest.fixture(scope="module")
 def evaluator():
     """The project's evaluator with the session's briefly trained classifier, on a small protocol."""

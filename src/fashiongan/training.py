@@ -348,6 +348,8 @@ def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
         tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
         callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
         result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)
+        if run.run_id is not None:  # also when the checkpoint says a detector already stopped it (no fit ran)
+            tracking.tag_stop_reason(result.stop_reason)
         outputs = [root / p for p in (SAMPLES_GIF, LOSS_CURVE, HISTORY_CSV, TRAIN_METRICS)]
         tracking.log_training_outputs(
             result.generator, root / DISCRIMINATOR_PATH, outputs, log_model=params.tracking.log_model
