@@ -269,3 +269,33 @@ def test_a_healthy_default_tutorial_run_triggers_nothing(sample_x, evaluator):
     assert result.stop_reason is None and result.epochs_trained == 3
     for row in result.history:
         assert 0.05 < row["d_fake"] < row["d_real"] < 0.95 and abs(row["g_loss"] - LN2) > 0.005, row
+
+
+@pytest.mark.slow
+def test_a_sweep_trial_the_stall_detector_stops_is_pruned_with_the_stall_as_reason(sample_x, tmp_path):
+    """The pruner asks to stop at the same epoch: the detector's diagnosis is the reason kept."""
+    import json
+
+    from metrics_support import sample_real_stats, trained_classifier
+
+    from fashiongan.search import TrialContext, run_objective
+    from fashiongan.sweep_trial import GanObjective
+
+    np.savez(tmp_path / "train.npz", x=sample_x[:128], y=np.zeros(128, np.int64))
+    trained_classifier().save(tmp_path / "classifier.keras")
+    sample_real_stats().save(tmp_path / "real_stats.npz")
+    params = writeup_stall_params().model_dump()
+    params["search"] = {"epochs": 4, "max_images": None, "n_samples": 128}
+    params["evaluate"] = {"batch_size": 128, "kid_subsets": 2, "kid_subset_size": 64}
+    params = parse_params(params)
+    pruned_at: list[int] = []
+
+    def report(epoch: int, value: float) -> bool:
+        if epoch >= params.train.stall_patience + 1:
+            pruned_at.append(epoch)
+        return bool(pruned_at)
+
+    ctx = TrialContext(0, params, tmp_path / "trial", report, pruned_at=pruned_at)
+    outcome = run_objective(GanObjective(tmp_path, tmp_path / "classifier.keras", tmp_path / "real_stats.npz"), ctx)
+    assert outcome.state == "pruned" and outcome.reason.startswith("stalled: g_loss=0.69"), outcome
+    assert json.loads((tmp_path / "trial" / "outcome.json").read_text())["reason"] == outcome.reason
