@@ -181,7 +181,7 @@ def test_checkpoint_round_trip_restores_optimizer_slots(sample_x, tmp_path):
 
 def test_detector_stop_and_scores_reach_history_and_result(sample_x, tmp_path):
     scorer, spy = FakeScorer(classes_covered=2), LogSpy()
-    params = tiny_params(epochs=3, collapse_min_classes=5, eval_samples=10)
+    params = tiny_params(epochs=3, collapse_min_classes=5, collapse_patience=1, collapse_warmup_images=0, eval_samples=10)
     callbacks = [spy, EpochEvaluator(scorer, every=1, n_samples=10, seed=5, batch_size=4)]  # evaluator is moved first
     result = train_gan(params, sample_x[:64], out_dir=tmp_path, callbacks=callbacks)
     assert result.epochs_trained == 1 and result.stop_reason == "collapsed: 2 classes covered < 5 in epoch 1"

@@ -1,10 +1,11 @@
-"""Keras callbacks that watch a GAN train: in-training FID and the three failure detectors.
+"""Keras callbacks that watch a GAN train: in-training FID and the failure detectors.
 
 A detector that fires sets ``model.stop_training = True`` and ``model.stop_reason`` to
 ``"<kind>: <detail>"`` with kind ``stalled``, ``diverged`` or ``collapsed``. The first reason
 wins; :func:`fashiongan.training.train_gan` copies it into the epoch's history row and into
 ``TrainResult.stop_reason``. Run :class:`EpochEvaluator` before the detectors (``train_gan``
-does) so the collapse detector and later callbacks (MLflow, pruning) see its scores in ``logs``.
+does) so the collapse and FID-rise detectors and later callbacks (MLflow, pruning) see its
+scores in ``logs``.
 """
 
 from __future__ import annotations
@@ -61,36 +62,65 @@ class EpochEvaluator(keras.callbacks.Callback):
 
 
 class StallDetector(keras.callbacks.Callback):
-    """Both losses within ``tolerance`` of ln 2 for ``patience`` consecutive epochs.
+    """The generator gets no useful gradient any more, for ``patience`` consecutive epochs.
 
-    That is a discriminator answering 0.5 to everything: nothing is learned any more (the
-    compact report's sigmoid ablation sat at 0.6931).
+    Two rules, each with its own streak:
+
+    * ``g_loss`` within ``tolerance`` of ln 2 whatever ``d_loss`` is (``ln2_rule``): the compact
+      report's sigmoid variant sat at exactly 0.6931 with d_loss 0.503, because a sigmoid fed
+      to a from-logits loss reads softplus(0) once D(G(z)) is ~0. Only meaningful for the
+      cross-entropy losses, so a hinge loss switches it off.
+    * the discriminator saturated: mean D(G(z)) <= ``saturation`` and mean D(x) >= 1 - ``saturation``,
+      a perfect separation. ``d_real``/``d_fake`` are mean sigmoid probabilities whatever the loss;
+      healthy runs keep their epoch means inside (0.05, 0.97).
     """
 
-    def __init__(self, patience: int, tolerance: float):
+    def __init__(self, patience: int, tolerance: float, saturation: float = 0.01, ln2_rule: bool = True):
         super().__init__()
         if patience < 1 or tolerance <= 0:
             raise ValueError(f"need patience >= 1 and tolerance > 0, got patience={patience}, tolerance={tolerance}")
+        if not 0 < saturation < 0.5:
+            raise ValueError(f"saturation must be within (0, 0.5), got {saturation}")
         self.patience = patience
         self.tolerance = tolerance
-        self.streak = 0
+        self.saturation = saturation
+        self.ln2_rule = ln2_rule
+        self.reset()
+
+    def reset(self) -> None:
+        """No stalled epochs seen."""
+        self.streaks = {"ln2": 0, "saturated": 0}
+        self.evidence: str | None = None  # this epoch's longest stall streak, before patience runs out
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        """A fresh streak per ``fit``."""
-        self.streak = 0
+        """Fresh streaks per ``fit``."""
+        self.reset()
+
+    def _at_ln2(self, logs: dict) -> str | None:
+        d_loss, g_loss = (logs.get(key) for key in LOSS_KEYS)
+        if not self.ln2_rule or g_loss is None or abs(g_loss - LN2) > self.tolerance:
+            return None
+        if d_loss is not None and abs(d_loss - LN2) <= self.tolerance:
+            return f"d_loss={d_loss:.4f}, g_loss={g_loss:.4f} within {self.tolerance} of ln 2"
+        shown = "" if d_loss is None else f" (d_loss={d_loss:.4f})"
+        return f"g_loss={g_loss:.4f} within {self.tolerance} of ln 2{shown}: the generator gets no gradient"
+
+    def _saturated(self, logs: dict) -> str | None:
+        d_real, d_fake = logs.get("d_real"), logs.get("d_fake")
+        if d_real is None or d_fake is None or d_real < 1 - self.saturation or d_fake > self.saturation:
+            return None
+        return f"discriminator saturated (d_real={d_real:.4g}, d_fake={d_fake:.4g}, limit {self.saturation})"
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Count consecutive stalled epochs; stop at ``patience``."""
+        """Count consecutive epochs per rule; stop when one reaches ``patience``."""
         logs = logs or {}
-        losses = [logs.get(key) for key in LOSS_KEYS]
-        stalled = all(v is not None and abs(v - LN2) <= self.tolerance for v in losses)
-        self.streak = self.streak + 1 if stalled else 0
-        if self.streak >= self.patience:
-            request_stop(
-                self.model,
-                f"stalled: d_loss={losses[0]:.4f}, g_loss={losses[1]:.4f} within {self.tolerance} "
-                f"of ln 2 for {self.streak} epochs",
-            )
+        self.evidence, longest = None, 0
+        for rule, detail in (("ln2", self._at_ln2(logs)), ("saturated", self._saturated(logs))):
+            self.streaks[rule] = self.streaks[rule] + 1 if detail else 0
+            if detail and self.streaks[rule] > longest:
+                self.evidence, longest = f"{detail} for {self.streaks[rule]} epochs", self.streaks[rule]
+        if longest >= self.patience:
+            request_stop(self.model, f"stalled: {self.evidence}")
 
 
 class DivergenceDetector(keras.callbacks.Callback):
@@ -129,24 +159,108 @@ class DivergenceDetector(keras.callbacks.Callback):
 
 
 class CollapseDetector(keras.callbacks.Callback):
-    """Fewer than ``min_classes`` classes covered by the samples (needs EpochEvaluator scores)."""
+    """Fewer than ``min_classes`` classes covered for ``patience`` consecutive scored epochs.
 
-    def __init__(self, min_classes: int):
+    Needs EpochEvaluator scores; epochs without a ``classes_covered`` score neither count nor
+    break a streak. The first ``warmup`` epochs are ignored: an untrained generator draws
+    blobs the classifier files under one or two classes. A generator that gets no gradient
+    collapses too, often before the stall's patience runs out; when ``stall`` (which runs
+    first) has evidence this epoch, the reason names the stall as the cause.
+    """
+
+    def __init__(self, min_classes: int, patience: int = 1, warmup: int = 0, stall: StallDetector | None = None):
         super().__init__()
         if not 0 <= min_classes <= 10:
             raise ValueError(f"min_classes must be within 0..10 (0 = off), got {min_classes}")
+        if patience < 1 or warmup < 0:
+            raise ValueError(f"need patience >= 1 and warmup >= 0, got patience={patience}, warmup={warmup}")
         self.min_classes = min_classes
+        self.patience = patience
+        self.warmup = warmup
+        self.stall = stall
+        self.streak = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """A fresh streak per ``fit``."""
+        self.streak = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Epochs without a ``classes_covered`` score are skipped."""
+        """Count consecutive collapsed scored epochs after the warm-up; stop at ``patience``."""
         covered = (logs or {}).get("classes_covered")
-        if self.min_classes and covered is not None and covered < self.min_classes:
-            request_stop(self.model, f"collapsed: {covered:g} classes covered < {self.min_classes} in epoch {epoch + 1}")
+        if not self.min_classes or covered is None or epoch + 1 <= self.warmup:
+            return
+        self.streak = self.streak + 1 if covered < self.min_classes else 0
+        if self.streak >= self.patience:
+            span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
+            collapsed = f"collapsed: {covered:g} classes covered < {self.min_classes} in {span}"
+            cause = self.stall.evidence if self.stall is not None else None
+            request_stop(self.model, f"stalled: {cause}, and {collapsed}" if cause else collapsed)
 
 
-def detectors(patience: int, tolerance: float, bound: float, min_classes: int) -> list[keras.callbacks.Callback]:
-    """The three detectors, configured from ``params.train``; the collapse one only when on."""
-    found: list[keras.callbacks.Callback] = [StallDetector(patience, tolerance), DivergenceDetector(bound)]
+class FidRiseDetector(keras.callbacks.Callback):
+    """``fid_fashion`` rising by more than ``margin`` (relative) at ``patience`` consecutive scored epochs.
+
+    Losses can look sane while the images get worse (the compact report's sigmoid variant:
+    FID up every epoch). A rise within the margin is sampling noise and, like a fall, ends the streak.
+    """
+
+    def __init__(self, patience: int, margin: float = 0.05):
+        super().__init__()
+        if patience < 1 or margin < 0:
+            raise ValueError(f"need patience >= 1 and margin >= 0, got patience={patience}, margin={margin}")
+        self.patience = patience
+        self.margin = margin
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the scores seen."""
+        self.streak = 0
+        self.start: float | None = None
+        self.previous: float | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """A fresh streak per ``fit``."""
+        self.reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Compare this scored epoch's FID with the previous one; stop after ``patience`` rises."""
+        fid = (logs or {}).get("fid_fashion")
+        if fid is None or not math.isfinite(fid):
+            return
+        if self.previous is not None and fid > self.previous * (1 + self.margin):
+            self.streak += 1
+        else:
+            self.streak, self.start = 0, fid
+        self.previous = fid
+        if self.streak >= self.patience:
+            request_stop(
+                self.model,
+                f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
+                f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}",
+            )
+
+
+def detectors(
+    patience: int,
+    tolerance: float,
+    bound: float,
+    min_classes: int,
+    *,
+    saturation: float = 0.01,
+    ln2_rule: bool = True,
+    collapse_patience: int = 1,
+    collapse_warmup: int = 0,
+    fid_rise_patience: int = 0,
+    fid_rise_margin: float = 0.05,
+) -> list[keras.callbacks.Callback]:
+    """The failure detectors, configured from ``params.train``; collapse and FID rise only when on.
+
+    ``ln2_rule`` False (a hinge loss) keeps only the loss-independent saturation rule of the stall detector.
+    """
+    stall = StallDetector(patience, tolerance, saturation, ln2_rule)
+    found: list[keras.callbacks.Callback] = [stall, DivergenceDetector(bound)]
     if min_classes:
-        found.append(CollapseDetector(min_classes))
+        found.append(CollapseDetector(min_classes, collapse_patience, collapse_warmup, stall))
+    if fid_rise_patience:
+        found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin))
     return found

@@ -152,10 +152,23 @@ class TrainParams(_Section):
     eval_every: int = Field(1, ge=0, description="compute fid_fashion every N epochs (0 = never during training)")
     eval_samples: int = Field(1000, ge=2, description="generated images for the in-training fid_fashion")
     grid_size: int = Field(4, ge=1, le=16, description="fixed-noise sample grid is grid_size x grid_size")
-    stall_patience: int = Field(5, ge=1, description="epochs both losses sit at ln 2 before the stall detector stops training")
-    stall_tolerance: float = Field(0.005, gt=0, description="distance from ln 2 that counts as stalled")
+    stall_patience: int = Field(
+        5, ge=1, description="epochs g_loss sits at ln 2 (or the discriminator is saturated) before training stops as stalled"
+    )
+    stall_tolerance: float = Field(0.005, gt=0, description="distance of g_loss from ln 2 that counts as stalled")
+    stall_saturation: float = Field(
+        0.01, gt=0, lt=0.5, description="d_fake at or below this and d_real at or above 1 minus this: a saturated discriminator, stalled"
+    )
     divergence_bound: float = Field(100.0, gt=0, description="|loss| above this (or NaN/inf) stops training as diverged")
-    collapse_min_classes: int = Field(0, ge=0, le=10, description="stop when fewer classes are covered (0 = detector off)")
+    fid_rise_patience: int = Field(
+        3, ge=0, description="consecutive scored epochs of rising fid_fashion that stop training as diverged (0 = off)"
+    )
+    fid_rise_margin: float = Field(0.05, ge=0, description="relative FID rise that counts (smaller rises are sampling noise)")
+    collapse_min_classes: int = Field(3, ge=0, le=10, description="stop when fewer classes are covered (0 = detector off)")
+    collapse_patience: int = Field(2, ge=1, description="consecutive scored epochs below collapse_min_classes before stopping")
+    collapse_warmup_images: int = Field(
+        20000, ge=0, description="epochs ending within this many training images seen are not checked for collapse"
+    )
 
 
 class ClassifierParams(_Section):

@@ -117,10 +117,10 @@ class GanObjective:
         epochs = int(result.epochs_trained)
         grid = sample_path(ctx.out_dir, epochs)
         files = {"model_path": str(ctx.out_dir / GENERATOR_PATH), "grid_path": str(grid) if grid.is_file() else None}
+        if result.stop_reason:  # checked first: a detector's diagnosis beats "the pruner said so"
+            return TrialOutcome(None, epochs, time.perf_counter() - started, "pruned", str(result.stop_reason), **files)
         if pruning.pruned_at is not None:
             return TrialOutcome(None, epochs, time.perf_counter() - started, "pruned", None, **files)
-        if result.stop_reason:
-            return TrialOutcome(None, epochs, time.perf_counter() - started, "pruned", str(result.stop_reason), **files)
         last = result.history[-1] if result.history else {}
         if epochs % s.report_every == 0 and s.metric in last:
             value = float(last[s.metric])  # the last epoch was scored on this very protocol

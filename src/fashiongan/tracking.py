@@ -71,6 +71,7 @@ __all__ = [
     "register_model",
     "resolve_uri",
     "start_run",
+    "tag_stop_reason",
     "ui_command",
 ]
 
@@ -567,10 +568,18 @@ class MlflowMetricsCallback(keras.callbacks.Callback):
         if _active_run_id() is None:
             return
         reason = self.stop_reason() if self.stop_reason is not None else getattr(self.model, "stop_reason", None)
-        text = str(reason).lower() if reason else ""
-        tags = {name: str(name in text).lower() for name in DETECTORS}
-        tags["stop_reason"] = str(reason) if reason else "none"
-        mlflow.set_tags(tags, synchronous=True)
+        tag_stop_reason(reason)
+
+
+def tag_stop_reason(reason: str | None) -> None:
+    """Tag the active run with the detectors named in ``reason`` (``stalled=true``, ...) and the reason itself.
+
+    A reason can name two detectors ("stalled: ..., and collapsed: ..."); both tags are true.
+    """
+    text = str(reason).lower() if reason else ""
+    tags = {name: str(f"{name}:" in text).lower() for name in DETECTORS}
+    tags["stop_reason"] = str(reason) if reason else "none"
+    mlflow.set_tags(tags, synchronous=True)
 
 
 def _pip_requirements() -> list[str]:

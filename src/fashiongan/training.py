@@ -214,7 +214,7 @@ def train_gan(
     gan.stop_reason = state.stop_reason if state else None
 
     if gan.stop_reason is None and first_epoch < t.epochs:
-        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks))
+        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks), len(x_train))
         data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch)
         gan.fit(
             data,
@@ -249,12 +249,24 @@ def steps_per_epoch(params: Params, n_images: int) -> int:
     return params.train.steps_per_epoch or n_images // params.train.batch_size
 
 
-def _callback_chain(gan, params, spec, out, fp, history, callbacks) -> list[keras.callbacks.Callback]:
+def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) -> list[keras.callbacks.Callback]:
     t = params.train
+    images_per_epoch = steps_per_epoch(params, n_images) * t.batch_size
     scorers = [c for c in callbacks if isinstance(c, EpochEvaluator)]
     others = [c for c in callbacks if not isinstance(c, EpochEvaluator)]
     chain: list[keras.callbacks.Callback] = [_EpochTimer(), *scorers]
-    chain += detectors(t.stall_patience, t.stall_tolerance, t.divergence_bound, t.collapse_min_classes)
+    chain += detectors(
+        t.stall_patience,
+        t.stall_tolerance,
+        t.divergence_bound,
+        t.collapse_min_classes,
+        saturation=t.stall_saturation,
+        ln2_rule=resolve_training(spec.preset, t).loss != "hinge",  # ln 2 is a cross-entropy value
+        collapse_patience=t.collapse_patience,
+        collapse_warmup=t.collapse_warmup_images // images_per_epoch,  # in epochs, whatever the data size
+        fid_rise_patience=t.fid_rise_patience,
+        fid_rise_margin=t.fid_rise_margin,
+    )
     if out is not None:
         chain.append(_SampleWriter(out, fixed_noise(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
     chain += [*others, _Recorder(history)]
@@ -358,6 +370,8 @@ def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
         tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
         callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
         result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)
+        if run.run_id is not None:  # also when the checkpoint says a detector already stopped it (no fit ran)
+            tracking.tag_stop_reason(result.stop_reason)
         outputs = [root / p for p in (SAMPLES_GIF, LOSS_CURVE, HISTORY_CSV, TRAIN_METRICS)]
         tracking.log_training_outputs(
             result.generator, root / DISCRIMINATOR_PATH, outputs, log_model=params.tracking.log_model

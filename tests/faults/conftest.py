@@ -88,12 +88,13 @@ INJECT = Path(__file__).with_name("inject.py")
 TESTS = ROOT / "tests"
 
 # Small enough that each command takes seconds: 256 images, the tutorial preset with a 16-wide first
-# layer (an epoch is under a second on 2 cores), 1 classifier epoch. No stall stop: tests count epochs.
+# layer (an epoch is under a second on 2 cores), 1 classifier epoch. No stall or collapse stop: tests
+# count epochs, and 4 steps an epoch leave the generator drawing blobs of one class.
 TINY = {
     "data": {"source": "sample", "max_images": 256},
     "model": {"preset": "tutorial", "first_layer_width": 16, "latent_dim": 16},
     "train": {"hparams": "params", "epochs": 2, "batch_size": 64, "jit_compile": False, "eval_samples": 128,
-              "grid_size": 2, "stall_patience": 100},
+              "grid_size": 2, "stall_patience": 100, "collapse_min_classes": 0},
     "evaluate": {"n_samples": 200, "batch_size": 100, "kid_subsets": 2, "kid_subset_size": 50,
                  "classifier": {"epochs": 1}},
     "search": {"n_samples": 128, "max_images": 128},
