@@ -108,13 +108,18 @@ def _compact_generator(spec: ResolvedModel, dtype) -> keras.Model:
     return keras.Model(z, out, name="generator")
 
 
-def _tutorial_generator(spec: ResolvedModel, dtype) -> keras.Model:
-    z = keras.Input((spec.latent_dim,), name="z")
+def _dense_stem(z, spec: ResolvedModel, dtype):
+    """Dense(7*7*W, no bias under BatchNorm) (+ BatchNorm) + LeakyReLU, reshaped to a 7x7xW map."""
     x = layers.Dense(BASE * BASE * spec.g_width, use_bias=not spec.batchnorm, dtype=dtype, name="g_dense")(z)
     if spec.batchnorm:
         x = layers.BatchNormalization(dtype=dtype, name="g_dense_bn")(x)
     x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name="g_dense_act")(x)
-    x = layers.Reshape((BASE, BASE, spec.g_width), dtype=dtype, name="g_reshape")(x)
+    return layers.Reshape((BASE, BASE, spec.g_width), dtype=dtype, name="g_reshape")(x)
+
+
+def _tutorial_generator(spec: ResolvedModel, dtype) -> keras.Model:
+    z = keras.Input((spec.latent_dim,), name="z")
+    x = _dense_stem(z, spec, dtype)
     x = _extra_blocks(x, spec, 5, dtype, bias=False)
     x = _up_block(x, spec, 128, 5, 1, dtype, "g_up1", bias=False)
     x = _up_block(x, spec, 64, 5, 2, dtype, "g_up2", bias=False)
@@ -189,11 +194,7 @@ def _conv_block(x, spec: ResolvedModel, filters: int, dtype, name: str):
 
 def _modern_generator(spec: ResolvedModel, dtype) -> keras.Model:
     z = keras.Input((spec.latent_dim,), name="z")
-    x = layers.Dense(BASE * BASE * spec.g_width, use_bias=not spec.batchnorm, dtype=dtype, name="g_dense")(z)
-    if spec.batchnorm:
-        x = layers.BatchNormalization(dtype=dtype, name="g_dense_bn")(x)
-    x = layers.LeakyReLU(negative_slope=spec.leaky_slope, dtype=dtype, name="g_dense_act")(x)
-    x = layers.Reshape((BASE, BASE, spec.g_width), dtype=dtype, name="g_reshape")(x)
+    x = _dense_stem(z, spec, dtype)
     x = _extra_blocks(x, spec, 3, dtype, bias=False)
     x = _conv_block(x, spec, 128, dtype, "g_conv")  # the tutorial's stride-1 block at 7x7
     x = _resize_block(x, spec, 64, dtype, "g_up1")
