@@ -141,6 +141,22 @@ def test_fid_rise_counts_consecutive_rises_above_the_noise_margin():
     assert not feed(FidRiseDetector(patience=1), HEALTHY).stop_training
 
 
+def test_a_fid_rise_during_a_stall_is_reported_as_the_stall():
+    """The write-up's FID climbed every epoch while g_loss sat at ln 2 (here from the reproduction: 370 -> 525 -> ...)."""
+    chain = detectors(5, 0.005, 100, 0, fid_rise_patience=2)
+    model = Dummy()
+    for callback in chain:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch, fid in enumerate((370.2, 524.8, 600.0)):
+        row = (HEALTHY[0] if epoch == 0 else WRITEUP_STALL) | {"fid_fashion": fid}
+        for callback in chain:
+            callback.on_epoch_end(epoch, row)
+    assert model.stop_reason.startswith("stalled: g_loss=0.6931 within 0.005 of ln 2 (d_loss=0.5032)")
+    assert model.stop_reason.endswith("for 2 epochs, and diverged: fid_fashion rose 2 scored epochs in a row by > 5% "
+                                      "(370.2 -> 600) up to epoch 3")  # fmt: skip
+
+
 def test_the_factory_builds_what_params_turn_on():
     names = [type(d).__name__ for d in detectors(5, 0.005, 100, 3, collapse_patience=2, fid_rise_patience=3)]
     assert names == ["StallDetector", "DivergenceDetector", "CollapseDetector", "FidRiseDetector"]

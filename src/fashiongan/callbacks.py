@@ -72,7 +72,7 @@ class StallDetector(keras.callbacks.Callback):
       cross-entropy losses, so a hinge loss switches it off.
     * the discriminator saturated: mean D(G(z)) <= ``saturation`` and mean D(x) >= 1 - ``saturation``,
       a perfect separation. ``d_real``/``d_fake`` are mean sigmoid probabilities whatever the loss;
-      healthy runs keep their epoch means inside (0.05, 0.97).
+      healthy runs keep their epoch means within 0.06..0.97.
     """
 
     def __init__(self, patience: int, tolerance: float, saturation: float = 0.01, ln2_rule: bool = True):
@@ -123,6 +123,16 @@ class StallDetector(keras.callbacks.Callback):
             request_stop(self.model, f"stalled: {self.evidence}")
 
 
+def caused_by(stall: StallDetector | None, symptom: str) -> str:
+    """``symptom`` as the stop reason, or the stall it follows from when ``stall`` has evidence this epoch.
+
+    A generator that gets no gradient also collapses and its FID climbs, often before the
+    stall's patience runs out; the stall is the cause worth reporting, and both kinds get tagged.
+    """
+    cause = stall.evidence if stall is not None else None
+    return f"stalled: {cause}, and {symptom}" if cause else symptom
+
+
 class DivergenceDetector(keras.callbacks.Callback):
     """A NaN/inf loss (checked after every batch) or |loss| above ``bound`` at an epoch's end."""
 
@@ -163,9 +173,8 @@ class CollapseDetector(keras.callbacks.Callback):
 
     Needs EpochEvaluator scores; epochs without a ``classes_covered`` score neither count nor
     break a streak. The first ``warmup`` epochs are ignored: an untrained generator draws
-    blobs the classifier files under one or two classes. A generator that gets no gradient
-    collapses too, often before the stall's patience runs out; when ``stall`` (which runs
-    first) has evidence this epoch, the reason names the stall as the cause.
+    blobs the classifier files under one or two classes. With ``stall`` (run first) the reason
+    names a stall in progress as the cause (see :func:`caused_by`).
     """
 
     def __init__(self, min_classes: int, patience: int = 1, warmup: int = 0, stall: StallDetector | None = None):
@@ -192,24 +201,25 @@ class CollapseDetector(keras.callbacks.Callback):
         self.streak = self.streak + 1 if covered < self.min_classes else 0
         if self.streak >= self.patience:
             span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
-            collapsed = f"collapsed: {covered:g} classes covered < {self.min_classes} in {span}"
-            cause = self.stall.evidence if self.stall is not None else None
-            request_stop(self.model, f"stalled: {cause}, and {collapsed}" if cause else collapsed)
+            symptom = f"collapsed: {covered:g} classes covered < {self.min_classes} in {span}"
+            request_stop(self.model, caused_by(self.stall, symptom))
 
 
 class FidRiseDetector(keras.callbacks.Callback):
     """``fid_fashion`` rising by more than ``margin`` (relative) at ``patience`` consecutive scored epochs.
 
     Losses can look sane while the images get worse (the compact report's sigmoid variant:
-    FID up every epoch). A rise within the margin is sampling noise and, like a fall, ends the streak.
+    FID up every epoch). A rise within the margin is sampling noise and, like a fall, ends the
+    streak. With ``stall`` (run first) the reason names a stall in progress as the cause.
     """
 
-    def __init__(self, patience: int, margin: float = 0.05):
+    def __init__(self, patience: int, margin: float = 0.05, stall: StallDetector | None = None):
         super().__init__()
         if patience < 1 or margin < 0:
             raise ValueError(f"need patience >= 1 and margin >= 0, got patience={patience}, margin={margin}")
         self.patience = patience
         self.margin = margin
+        self.stall = stall
         self.reset()
 
     def reset(self) -> None:
@@ -233,11 +243,11 @@ class FidRiseDetector(keras.callbacks.Callback):
             self.streak, self.start = 0, fid
         self.previous = fid
         if self.streak >= self.patience:
-            request_stop(
-                self.model,
+            symptom = (
                 f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
-                f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}",
+                f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}"
             )
+            request_stop(self.model, caused_by(self.stall, symptom))
 
 
 def detectors(
@@ -262,5 +272,5 @@ def detectors(
     if min_classes:
         found.append(CollapseDetector(min_classes, collapse_patience, collapse_warmup, stall))
     if fid_rise_patience:
-        found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin))
+        found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin, stall))
     return found
