@@ -39,12 +39,12 @@ class Dummy:
     stop_reason = None
 
 
-def feed(callback, rows) -> Dummy:
-    """Epoch-end ``rows`` through ``callback`` until it stops training; the watched model."""
+def feed(callback, rows, start: int = 0) -> Dummy:
+    """Epoch-end ``rows`` (the first is epoch ``start``, 0-based) through ``callback`` until it stops; the model."""
     model = Dummy()
     callback.set_model(model)
     callback.on_train_begin()
-    for epoch, row in enumerate(rows):
+    for epoch, row in enumerate(rows, start):
         callback.on_epoch_end(epoch, dict(row))
         if model.stop_training:
             break
@@ -157,6 +157,21 @@ def test_a_fid_rise_during_a_stall_is_reported_as_the_stall():
                                       "(370.2 -> 600) up to epoch 3")  # fmt: skip
 
 
+def test_restored_epochs_carry_the_streaks_over_a_resume():
+    stalled = [{"epoch": 1, **HEALTHY[0]}, {"epoch": 2, **WRITEUP_STALL}, {"epoch": 3, **WRITEUP_STALL}]
+    stall = detectors(4, 0.005, 100, 0, history=stalled)[0]
+    assert feed(stall, [WRITEUP_STALL] * 2, start=3).stop_reason.endswith("for 4 epochs")  # 2-3 restored, 4-5 live
+    worse = [{"epoch": e, **HEALTHY[0], "fid_fashion": 100.0 * e, "classes_covered": 1} for e in (1, 2, 3)]
+    _, _, collapse, fid = detectors(5, 0.005, 100, 3, collapse_patience=3, collapse_warmup=1, fid_rise_patience=3,
+                                    history=worse)  # fmt: skip
+    live = [HEALTHY[0] | {"fid_fashion": 400.0, "classes_covered": 1}]
+    assert feed(collapse, live, start=3).stop_reason == "collapsed: 1 classes covered < 3 in 3 scored epochs up to epoch 4"
+    assert feed(fid, live, start=3).stop_reason == (
+        "diverged: fid_fashion rose 3 scored epochs in a row by > 5% (100 -> 400) up to epoch 4"
+    )
+    assert not feed(detectors(5, 0.005, 100, 3, collapse_patience=3, collapse_warmup=1)[2], live, start=3).stop_training
+
+
 def test_the_factory_builds_what_params_turn_on():
     names = [type(d).__name__ for d in detectors(5, 0.005, 100, 3, collapse_patience=2, fid_rise_patience=3)]
     assert names == ["StallDetector", "DivergenceDetector", "CollapseDetector", "FidRiseDetector"]
@@ -236,6 +251,16 @@ def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sa
         tags = client.get_run(run_id).data.tags
         assert (tags["stalled"], tags["collapsed"], tags["diverged"], tags["stop_reason"]) == ("true", "false", "false", reason)
     assert again["mlflow_run_id"] != summary["mlflow_run_id"] and again["epochs_trained"] == summary["epochs_trained"]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_stops_where_an_uninterrupted_one_does(sample_x, tmp_path):
+    """Straight, the write-up's stall stops at epoch 3 (stalled at 2 and 3); cut after epoch 2 it must too."""
+    first = train_gan(writeup_stall_params(epochs=2), sample_x[:128], out_dir=tmp_path)
+    assert first.stop_reason is None and first.history[-1]["g_loss"] == pytest.approx(LN2, abs=0.005)
+    resumed = train_gan(writeup_stall_params(epochs=4), sample_x[:128], out_dir=tmp_path)
+    assert (resumed.resumed_from, resumed.epochs_trained) == (2, 3), resumed.stop_reason
+    assert resumed.stop_reason.startswith("stalled: g_loss=0.69") and resumed.stop_reason.endswith("for 2 epochs")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ scores in ``logs``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import keras
@@ -61,7 +62,44 @@ class EpochEvaluator(keras.callbacks.Callback):
         logs.update({key: float(value) for key, value in scores.items()})
 
 
-class StallDetector(keras.callbacks.Callback):
+class StreakDetector(keras.callbacks.Callback):
+    """A detector that counts consecutive epochs; subclasses say what an epoch adds and when to stop.
+
+    ``history`` holds the epochs restored from a checkpoint: they are replayed at the start of
+    ``fit`` so a resumed run stops at the epoch, and with the reason, of an uninterrupted one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, Any]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every epoch seen."""
+
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Take in one epoch's logs (``epoch`` 0-based)."""
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """The stop reason after this epoch, or None."""
+        return None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Start from the restored epochs, not from zero."""
+        self.reset()
+        for row in self.history:
+            self.observe(int(row["epoch"]) - 1, row)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Observe the epoch; stop training when the verdict says so."""
+        logs = logs or {}
+        self.observe(epoch, logs)
+        reason = self.verdict(epoch, logs)
+        if reason:
+            request_stop(self.model, reason)
+
+
+class StallDetector(StreakDetector):
     """The generator gets no useful gradient any more, for ``patience`` consecutive epochs.
 
     Two rules, each with its own streak:
@@ -76,7 +114,6 @@ class StallDetector(keras.callbacks.Callback):
     """
 
     def __init__(self, patience: int, tolerance: float, saturation: float = 0.01, ln2_rule: bool = True):
-        super().__init__()
         if patience < 1 or tolerance <= 0:
             raise ValueError(f"need patience >= 1 and tolerance > 0, got patience={patience}, tolerance={tolerance}")
         if not 0 < saturation < 0.5:
@@ -85,16 +122,13 @@ class StallDetector(keras.callbacks.Callback):
         self.tolerance = tolerance
         self.saturation = saturation
         self.ln2_rule = ln2_rule
-        self.reset()
+        super().__init__()
 
     def reset(self) -> None:
         """No stalled epochs seen."""
         self.streaks = {"ln2": 0, "saturated": 0}
+        self.longest = 0
         self.evidence: str | None = None  # this epoch's longest stall streak, before patience runs out
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """Fresh streaks per ``fit``."""
-        self.reset()
 
     def _at_ln2(self, logs: dict) -> str | None:
         d_loss, g_loss = (logs.get(key) for key in LOSS_KEYS)
@@ -111,16 +145,17 @@ class StallDetector(keras.callbacks.Callback):
             return None
         return f"discriminator saturated (d_real={d_real:.4g}, d_fake={d_fake:.4g}, limit {self.saturation})"
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Count consecutive epochs per rule; stop when one reaches ``patience``."""
-        logs = logs or {}
-        self.evidence, longest = None, 0
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Count consecutive epochs per rule; the longest streak is this epoch's evidence."""
+        self.evidence, self.longest = None, 0
         for rule, detail in (("ln2", self._at_ln2(logs)), ("saturated", self._saturated(logs))):
             self.streaks[rule] = self.streaks[rule] + 1 if detail else 0
-            if detail and self.streaks[rule] > longest:
-                self.evidence, longest = f"{detail} for {self.streaks[rule]} epochs", self.streaks[rule]
-        if longest >= self.patience:
-            request_stop(self.model, f"stalled: {self.evidence}")
+            if detail and self.streaks[rule] > self.longest:
+                self.evidence, self.longest = f"{detail} for {self.streaks[rule]} epochs", self.streaks[rule]
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Stalled once a rule's streak reaches ``patience``."""
+        return f"stalled: {self.evidence}" if self.longest >= self.patience else None
 
 
 def caused_by(stall: StallDetector | None, symptom: str) -> str:
@@ -168,7 +203,7 @@ class DivergenceDetector(keras.callbacks.Callback):
         self._check(logs, f"in epoch {epoch + 1}", with_bound=True)
 
 
-class CollapseDetector(keras.callbacks.Callback):
+class CollapseDetector(StreakDetector):
     """Fewer than ``min_classes`` classes covered for ``patience`` consecutive scored epochs.
 
     Needs EpochEvaluator scores; epochs without a ``classes_covered`` score neither count nor
@@ -178,7 +213,6 @@ class CollapseDetector(keras.callbacks.Callback):
     """
 
     def __init__(self, min_classes: int, patience: int = 1, warmup: int = 0, stall: StallDetector | None = None):
-        super().__init__()
         if not 0 <= min_classes <= 10:
             raise ValueError(f"min_classes must be within 0..10 (0 = off), got {min_classes}")
         if patience < 1 or warmup < 0:
@@ -187,25 +221,30 @@ class CollapseDetector(keras.callbacks.Callback):
         self.patience = patience
         self.warmup = warmup
         self.stall = stall
+        super().__init__()
+
+    def reset(self) -> None:
+        """No collapsed epochs seen."""
         self.streak = 0
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """A fresh streak per ``fit``."""
-        self.streak = 0
+    def _checked(self, epoch: int, logs: dict) -> bool:
+        return bool(self.min_classes) and logs.get("classes_covered") is not None and epoch + 1 > self.warmup
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Count consecutive collapsed scored epochs after the warm-up; stop at ``patience``."""
-        covered = (logs or {}).get("classes_covered")
-        if not self.min_classes or covered is None or epoch + 1 <= self.warmup:
-            return
-        self.streak = self.streak + 1 if covered < self.min_classes else 0
-        if self.streak >= self.patience:
-            span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
-            symptom = f"collapsed: {covered:g} classes covered < {self.min_classes} in {span}"
-            request_stop(self.model, caused_by(self.stall, symptom))
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Count consecutive collapsed scored epochs after the warm-up."""
+        if self._checked(epoch, logs):
+            self.streak = self.streak + 1 if logs["classes_covered"] < self.min_classes else 0
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Collapsed once the streak reaches ``patience`` (a stall in progress is named as the cause)."""
+        if not self._checked(epoch, logs) or self.streak < self.patience:
+            return None
+        span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
+        symptom = f"collapsed: {logs['classes_covered']:g} classes covered < {self.min_classes} in {span}"
+        return caused_by(self.stall, symptom)
 
 
-class FidRiseDetector(keras.callbacks.Callback):
+class FidRiseDetector(StreakDetector):
     """``fid_fashion`` rising by more than ``margin`` (relative) at ``patience`` consecutive scored epochs.
 
     Losses can look sane while the images get worse (the compact report's sigmoid variant:
@@ -214,13 +253,12 @@ class FidRiseDetector(keras.callbacks.Callback):
     """
 
     def __init__(self, patience: int, margin: float = 0.05, stall: StallDetector | None = None):
-        super().__init__()
         if patience < 1 or margin < 0:
             raise ValueError(f"need patience >= 1 and margin >= 0, got patience={patience}, margin={margin}")
         self.patience = patience
         self.margin = margin
         self.stall = stall
-        self.reset()
+        super().__init__()
 
     def reset(self) -> None:
         """Forget the scores seen."""
@@ -228,26 +266,32 @@ class FidRiseDetector(keras.callbacks.Callback):
         self.start: float | None = None
         self.previous: float | None = None
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """A fresh streak per ``fit``."""
-        self.reset()
+    @staticmethod
+    def _fid(logs: dict) -> float | None:
+        fid = logs.get("fid_fashion")
+        return float(fid) if fid is not None and math.isfinite(fid) else None
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Compare this scored epoch's FID with the previous one; stop after ``patience`` rises."""
-        fid = (logs or {}).get("fid_fashion")
-        if fid is None or not math.isfinite(fid):
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Compare this scored epoch's FID with the previous one."""
+        fid = self._fid(logs)
+        if fid is None:
             return
         if self.previous is not None and fid > self.previous * (1 + self.margin):
             self.streak += 1
         else:
             self.streak, self.start = 0, fid
         self.previous = fid
-        if self.streak >= self.patience:
-            symptom = (
-                f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
-                f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}"
-            )
-            request_stop(self.model, caused_by(self.stall, symptom))
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Diverged after ``patience`` rises in a row (a stall in progress is named as the cause)."""
+        fid = self._fid(logs)
+        if fid is None or self.streak < self.patience:
+            return None
+        symptom = (
+            f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
+            f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}"
+        )
+        return caused_by(self.stall, symptom)
 
 
 def detectors(
@@ -262,10 +306,12 @@ def detectors(
     collapse_warmup: int = 0,
     fid_rise_patience: int = 0,
     fid_rise_margin: float = 0.05,
+    history: Sequence[dict[str, Any]] = (),
 ) -> list[keras.callbacks.Callback]:
     """The failure detectors, configured from ``params.train``; collapse and FID rise only when on.
 
-    ``ln2_rule`` False (a hinge loss) keeps only the loss-independent saturation rule of the stall detector.
+    ``ln2_rule`` False (a hinge loss) keeps only the loss-independent saturation rule of the stall
+    detector. ``history``: the epochs a resumed run restored, replayed into the streaks.
     """
     stall = StallDetector(patience, tolerance, saturation, ln2_rule)
     found: list[keras.callbacks.Callback] = [stall, DivergenceDetector(bound)]
@@ -273,4 +319,7 @@ def detectors(
         found.append(CollapseDetector(min_classes, collapse_patience, collapse_warmup, stall))
     if fid_rise_patience:
         found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin, stall))
+    for detector in found:
+        if isinstance(detector, StreakDetector):
+            detector.history = list(history)
     return found
