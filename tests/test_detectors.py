@@ -39,12 +39,12 @@ class Dummy:
     stop_reason = None
 
 
-def feed(callback, rows) -> Dummy:
-    """Epoch-end ``rows`` through ``callback`` until it stops training; the watched model."""
+def feed(callback, rows, start: int = 0) -> Dummy:
+    """Epoch-end ``rows`` (the first is epoch ``start``, 0-based) through ``callback`` until it stops; the model."""
     model = Dummy()
     callback.set_model(model)
     callback.on_train_begin()
-    for epoch, row in enumerate(rows):
+    for epoch, row in enumerate(rows, start):
         callback.on_epoch_end(epoch, dict(row))
         if model.stop_training:
             break
@@ -141,6 +141,37 @@ def test_fid_rise_counts_consecutive_rises_above_the_noise_margin():
     assert not feed(FidRiseDetector(patience=1), HEALTHY).stop_training
 
 
+def test_a_fid_rise_during_a_stall_is_reported_as_the_stall():
+    """The write-up's FID climbed every epoch while g_loss sat at ln 2 (here from the reproduction: 370 -> 525 -> ...)."""
+    chain = detectors(5, 0.005, 100, 0, fid_rise_patience=2)
+    model = Dummy()
+    for callback in chain:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch, fid in enumerate((370.2, 524.8, 600.0)):
+        row = (HEALTHY[0] if epoch == 0 else WRITEUP_STALL) | {"fid_fashion": fid}
+        for callback in chain:
+            callback.on_epoch_end(epoch, row)
+    assert model.stop_reason.startswith("stalled: g_loss=0.6931 within 0.005 of ln 2 (d_loss=0.5032)")
+    assert model.stop_reason.endswith("for 2 epochs, and diverged: fid_fashion rose 2 scored epochs in a row by > 5% "
+                                      "(370.2 -> 600) up to epoch 3")  # fmt: skip
+
+
+def test_restored_epochs_carry_the_streaks_over_a_resume():
+    stalled = [{"epoch": 1, **HEALTHY[0]}, {"epoch": 2, **WRITEUP_STALL}, {"epoch": 3, **WRITEUP_STALL}]
+    stall = detectors(4, 0.005, 100, 0, history=stalled)[0]
+    assert feed(stall, [WRITEUP_STALL] * 2, start=3).stop_reason.endswith("for 4 epochs")  # 2-3 restored, 4-5 live
+    worse = [{"epoch": e, **HEALTHY[0], "fid_fashion": 100.0 * e, "classes_covered": 1} for e in (1, 2, 3)]
+    _, _, collapse, fid = detectors(5, 0.005, 100, 3, collapse_patience=3, collapse_warmup=1, fid_rise_patience=3,
+                                    history=worse)  # fmt: skip
+    live = [HEALTHY[0] | {"fid_fashion": 400.0, "classes_covered": 1}]
+    assert feed(collapse, live, start=3).stop_reason == "collapsed: 1 classes covered < 3 in 3 scored epochs up to epoch 4"
+    assert feed(fid, live, start=3).stop_reason == (
+        "diverged: fid_fashion rose 3 scored epochs in a row by > 5% (100 -> 400) up to epoch 4"
+    )
+    assert not feed(detectors(5, 0.005, 100, 3, collapse_patience=3, collapse_warmup=1)[2], live, start=3).stop_training
+
+
 def test_the_factory_builds_what_params_turn_on():
     names = [type(d).__name__ for d in detectors(5, 0.005, 100, 3, collapse_patience=2, fid_rise_patience=3)]
     assert names == ["StallDetector", "DivergenceDetector", "CollapseDetector", "FidRiseDetector"]
@@ -191,6 +222,7 @@ def writeup_stall_params(**train):
 
 @pytest.mark.slow
 def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sample_x, local_store, tmp_path):
+    """Cut after epoch 2 and resumed, it stops at epoch 3 like an uninterrupted run (stalled at 2 and 3)."""
     import csv
     import json
 
@@ -203,11 +235,14 @@ def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sa
     fetch(DataParams(source="sample"), raw_dir=tmp_path / "data" / "raw")
     (tmp_path / "data" / "processed").mkdir()
     np.savez(tmp_path / "data" / "processed" / "train.npz", x=sample_x[:128], y=np.zeros(128, np.int64))
+    cut = train_stage(writeup_stall_params(epochs=2), root=tmp_path)
+    assert cut["stop_reason"] is None and cut["g_loss"] == pytest.approx(LN2, abs=0.005)
     params = writeup_stall_params()
     summary = train_stage(params, root=tmp_path)
 
     reason = summary["stop_reason"]
-    assert summary["epochs_trained"] <= params.train.stall_patience + 1, reason
+    assert (summary["resumed_from_epoch"], summary["epochs_trained"]) == (2, params.train.stall_patience + 1), reason
+    assert reason.endswith("for 2 epochs")
     assert reason.startswith("stalled: g_loss=0.69") and "ln 2 (d_loss=0.50" in reason, reason
     assert abs(summary["g_loss"] - LN2) < 0.005 and summary["d_loss"] == pytest.approx(0.503, abs=0.005)
     assert summary["d_real"] > 0.99 and summary["d_fake"] < 0.01  # the write-up's table, for real
@@ -261,13 +296,13 @@ def test_a_healthy_run_of_the_default_and_the_tutorial_preset_triggers_nothing(s
     params = parse_params(
         {
             "model": {"preset": preset},
-            "train": {"hparams": "params", "epochs": 3, "batch_size": 32, "stall_patience": 2,
+            "train": {"hparams": "params", "epochs": 3, "batch_size": 16, "stall_patience": 2,
                       "fid_rise_patience": 2},
         }
     )  # fmt: skip
     assert parse_params({}).model.preset == "modern" and params.train.collapse_min_classes == 3
     scoring = EpochEvaluator(evaluator, every=1, n_samples=200, seed=1234, batch_size=200)
-    result = train_gan(params, sample_x[:256], callbacks=[scoring])
+    result = train_gan(params, sample_x[:128], callbacks=[scoring])
     assert result.stop_reason is None and result.epochs_trained == 3
     for row in result.history:
         assert 0.05 < row["d_fake"] < row["d_real"] < 0.95 and abs(row["g_loss"] - LN2) > 0.005, row

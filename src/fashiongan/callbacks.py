@@ -11,6 +11,7 @@ scores in ``logs``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import keras
@@ -61,7 +62,44 @@ class EpochEvaluator(keras.callbacks.Callback):
         logs.update({key: float(value) for key, value in scores.items()})
 
 
-class StallDetector(keras.callbacks.Callback):
+class StreakDetector(keras.callbacks.Callback):
+    """A detector that counts consecutive epochs; subclasses say what an epoch adds and when to stop.
+
+    ``history`` holds the epochs restored from a checkpoint: they are replayed at the start of
+    ``fit`` so a resumed run stops at the epoch, and with the reason, of an uninterrupted one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, Any]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every epoch seen."""
+
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Take in one epoch's logs (``epoch`` 0-based)."""
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """The stop reason after this epoch, or None."""
+        return None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Start from the restored epochs, not from zero."""
+        self.reset()
+        for row in self.history:
+            self.observe(int(row["epoch"]) - 1, row)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Observe the epoch; stop training when the verdict says so."""
+        logs = logs or {}
+        self.observe(epoch, logs)
+        reason = self.verdict(epoch, logs)
+        if reason:
+            request_stop(self.model, reason)
+
+
+class StallDetector(StreakDetector):
     """The generator gets no useful gradient any more, for ``patience`` consecutive epochs.
 
     Two rules, each with its own streak:
@@ -72,11 +110,10 @@ class StallDetector(keras.callbacks.Callback):
       cross-entropy losses, so a hinge loss switches it off.
     * the discriminator saturated: mean D(G(z)) <= ``saturation`` and mean D(x) >= 1 - ``saturation``,
       a perfect separation. ``d_real``/``d_fake`` are mean sigmoid probabilities whatever the loss;
-      healthy runs keep their epoch means inside (0.05, 0.97).
+      healthy runs keep their epoch means within 0.06..0.97.
     """
 
     def __init__(self, patience: int, tolerance: float, saturation: float = 0.01, ln2_rule: bool = True):
-        super().__init__()
         if patience < 1 or tolerance <= 0:
             raise ValueError(f"need patience >= 1 and tolerance > 0, got patience={patience}, tolerance={tolerance}")
         if not 0 < saturation < 0.5:
@@ -85,16 +122,13 @@ class StallDetector(keras.callbacks.Callback):
         self.tolerance = tolerance
         self.saturation = saturation
         self.ln2_rule = ln2_rule
-        self.reset()
+        super().__init__()
 
     def reset(self) -> None:
         """No stalled epochs seen."""
         self.streaks = {"ln2": 0, "saturated": 0}
+        self.longest = 0
         self.evidence: str | None = None  # this epoch's longest stall streak, before patience runs out
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """Fresh streaks per ``fit``."""
-        self.reset()
 
     def _at_ln2(self, logs: dict) -> str | None:
         d_loss, g_loss = (logs.get(key) for key in LOSS_KEYS)
@@ -111,16 +145,27 @@ class StallDetector(keras.callbacks.Callback):
             return None
         return f"discriminator saturated (d_real={d_real:.4g}, d_fake={d_fake:.4g}, limit {self.saturation})"
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Count consecutive epochs per rule; stop when one reaches ``patience``."""
-        logs = logs or {}
-        self.evidence, longest = None, 0
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Count consecutive epochs per rule; the longest streak is this epoch's evidence."""
+        self.evidence, self.longest = None, 0
         for rule, detail in (("ln2", self._at_ln2(logs)), ("saturated", self._saturated(logs))):
             self.streaks[rule] = self.streaks[rule] + 1 if detail else 0
-            if detail and self.streaks[rule] > longest:
-                self.evidence, longest = f"{detail} for {self.streaks[rule]} epochs", self.streaks[rule]
-        if longest >= self.patience:
-            request_stop(self.model, f"stalled: {self.evidence}")
+            if detail and self.streaks[rule] > self.longest:
+                self.evidence, self.longest = f"{detail} for {self.streaks[rule]} epochs", self.streaks[rule]
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Stalled once a rule's streak reaches ``patience``."""
+        return f"stalled: {self.evidence}" if self.longest >= self.patience else None
+
+
+def caused_by(stall: StallDetector | None, symptom: str) -> str:
+    """``symptom`` as the stop reason, or the stall it follows from when ``stall`` has evidence this epoch.
+
+    A generator that gets no gradient also collapses and its FID climbs, often before the
+    stall's patience runs out; the stall is the cause worth reporting, and both kinds get tagged.
+    """
+    cause = stall.evidence if stall is not None else None
+    return f"stalled: {cause}, and {symptom}" if cause else symptom
 
 
 class DivergenceDetector(keras.callbacks.Callback):
@@ -158,18 +203,16 @@ class DivergenceDetector(keras.callbacks.Callback):
         self._check(logs, f"in epoch {epoch + 1}", with_bound=True)
 
 
-class CollapseDetector(keras.callbacks.Callback):
+class CollapseDetector(StreakDetector):
     """Fewer than ``min_classes`` classes covered for ``patience`` consecutive scored epochs.
 
     Needs EpochEvaluator scores; epochs without a ``classes_covered`` score neither count nor
     break a streak. The first ``warmup`` epochs are ignored: an untrained generator draws
-    blobs the classifier files under one or two classes. A generator that gets no gradient
-    collapses too, often before the stall's patience runs out; when ``stall`` (which runs
-    first) has evidence this epoch, the reason names the stall as the cause.
+    blobs the classifier files under one or two classes. With ``stall`` (run first) the reason
+    names a stall in progress as the cause (see :func:`caused_by`).
     """
 
     def __init__(self, min_classes: int, patience: int = 1, warmup: int = 0, stall: StallDetector | None = None):
-        super().__init__()
         if not 0 <= min_classes <= 10:
             raise ValueError(f"min_classes must be within 0..10 (0 = off), got {min_classes}")
         if patience < 1 or warmup < 0:
@@ -178,39 +221,44 @@ class CollapseDetector(keras.callbacks.Callback):
         self.patience = patience
         self.warmup = warmup
         self.stall = stall
+        super().__init__()
+
+    def reset(self) -> None:
+        """No collapsed epochs seen."""
         self.streak = 0
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """A fresh streak per ``fit``."""
-        self.streak = 0
+    def _checked(self, epoch: int, logs: dict) -> bool:
+        return bool(self.min_classes) and logs.get("classes_covered") is not None and epoch + 1 > self.warmup
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Count consecutive collapsed scored epochs after the warm-up; stop at ``patience``."""
-        covered = (logs or {}).get("classes_covered")
-        if not self.min_classes or covered is None or epoch + 1 <= self.warmup:
-            return
-        self.streak = self.streak + 1 if covered < self.min_classes else 0
-        if self.streak >= self.patience:
-            span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
-            collapsed = f"collapsed: {covered:g} classes covered < {self.min_classes} in {span}"
-            cause = self.stall.evidence if self.stall is not None else None
-            request_stop(self.model, f"stalled: {cause}, and {collapsed}" if cause else collapsed)
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Count consecutive collapsed scored epochs after the warm-up."""
+        if self._checked(epoch, logs):
+            self.streak = self.streak + 1 if logs["classes_covered"] < self.min_classes else 0
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Collapsed once the streak reaches ``patience`` (a stall in progress is named as the cause)."""
+        if not self._checked(epoch, logs) or self.streak < self.patience:
+            return None
+        span = f"epoch {epoch + 1}" if self.streak == 1 else f"{self.streak} scored epochs up to epoch {epoch + 1}"
+        symptom = f"collapsed: {logs['classes_covered']:g} classes covered < {self.min_classes} in {span}"
+        return caused_by(self.stall, symptom)
 
 
-class FidRiseDetector(keras.callbacks.Callback):
+class FidRiseDetector(StreakDetector):
     """``fid_fashion`` rising by more than ``margin`` (relative) at ``patience`` consecutive scored epochs.
 
     Losses can look sane while the images get worse (the compact report's sigmoid variant:
-    FID up every epoch). A rise within the margin is sampling noise and, like a fall, ends the streak.
+    FID up every epoch). A rise within the margin is sampling noise and, like a fall, ends the
+    streak. With ``stall`` (run first) the reason names a stall in progress as the cause.
     """
 
-    def __init__(self, patience: int, margin: float = 0.05):
-        super().__init__()
+    def __init__(self, patience: int, margin: float = 0.05, stall: StallDetector | None = None):
         if patience < 1 or margin < 0:
             raise ValueError(f"need patience >= 1 and margin >= 0, got patience={patience}, margin={margin}")
         self.patience = patience
         self.margin = margin
-        self.reset()
+        self.stall = stall
+        super().__init__()
 
     def reset(self) -> None:
         """Forget the scores seen."""
@@ -218,26 +266,32 @@ class FidRiseDetector(keras.callbacks.Callback):
         self.start: float | None = None
         self.previous: float | None = None
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """A fresh streak per ``fit``."""
-        self.reset()
+    @staticmethod
+    def _fid(logs: dict) -> float | None:
+        fid = logs.get("fid_fashion")
+        return float(fid) if fid is not None and math.isfinite(fid) else None
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Compare this scored epoch's FID with the previous one; stop after ``patience`` rises."""
-        fid = (logs or {}).get("fid_fashion")
-        if fid is None or not math.isfinite(fid):
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Compare this scored epoch's FID with the previous one."""
+        fid = self._fid(logs)
+        if fid is None:
             return
         if self.previous is not None and fid > self.previous * (1 + self.margin):
             self.streak += 1
         else:
             self.streak, self.start = 0, fid
         self.previous = fid
-        if self.streak >= self.patience:
-            request_stop(
-                self.model,
-                f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
-                f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}",
-            )
+
+    def verdict(self, epoch: int, logs: dict) -> str | None:
+        """Diverged after ``patience`` rises in a row (a stall in progress is named as the cause)."""
+        fid = self._fid(logs)
+        if fid is None or self.streak < self.patience:
+            return None
+        symptom = (
+            f"diverged: fid_fashion rose {self.streak} scored epochs in a row by > {self.margin:.0%} "
+            f"({self.start:.4g} -> {fid:.4g}) up to epoch {epoch + 1}"
+        )
+        return caused_by(self.stall, symptom)
 
 
 def detectors(
@@ -252,15 +306,20 @@ def detectors(
     collapse_warmup: int = 0,
     fid_rise_patience: int = 0,
     fid_rise_margin: float = 0.05,
+    history: Sequence[dict[str, Any]] = (),
 ) -> list[keras.callbacks.Callback]:
     """The failure detectors, configured from ``params.train``; collapse and FID rise only when on.
 
-    ``ln2_rule`` False (a hinge loss) keeps only the loss-independent saturation rule of the stall detector.
+    ``ln2_rule`` False (a hinge loss) keeps only the loss-independent saturation rule of the stall
+    detector. ``history``: the epochs a resumed run restored, replayed into the streaks.
     """
     stall = StallDetector(patience, tolerance, saturation, ln2_rule)
     found: list[keras.callbacks.Callback] = [stall, DivergenceDetector(bound)]
     if min_classes:
         found.append(CollapseDetector(min_classes, collapse_patience, collapse_warmup, stall))
     if fid_rise_patience:
-        found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin))
+        found.append(FidRiseDetector(fid_rise_patience, fid_rise_margin, stall))
+    for detector in found:
+        if isinstance(detector, StreakDetector):
+            detector.history = list(history)
     return found

@@ -266,6 +266,7 @@ def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) ->
         collapse_warmup=t.collapse_warmup_images // images_per_epoch,  # in epochs, whatever the data size
         fid_rise_patience=t.fid_rise_patience,
         fid_rise_margin=t.fid_rise_margin,
+        history=list(history),  # a resumed run picks its streaks up where the checkpoint left them
     )
     if out is not None:
         chain.append(_SampleWriter(out, fixed_noise(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
