@@ -19,7 +19,9 @@ from fashiongan.training import build_gan, train_gan
 
 # Generator: Dense 128x6272 (no bias) + BN(6272) + [Conv 3x3 128->128 + BN] at 7x7 + [x2, Conv 3x3 128->64 + BN]
 # + [x2, Conv 3x3 64->1].
-GENERATOR_PARAMS = 128 * 6272 + 4 * 6272 + 9 * 128 * 128 + 4 * 128 + 9 * 128 * 64 + 4 * 64 + 9 * 64 + 1
+_STEM_AND_7X7 = 128 * 6272 + 4 * 6272 + 9 * 128 * 128 + 4 * 128  # Dense + BN, Conv2D(128, 3) + BN
+GENERATOR_PARAMS = _STEM_AND_7X7 + 16 * 128 * 64 + 4 * 64 + 16 * 64 + 1  # Conv2DTranspose(64, 4) + BN, (1, 4) + bias
+RESIZE_GENERATOR_PARAMS = _STEM_AND_7X7 + 9 * 128 * 64 + 4 * 64 + 9 * 64 + 1  # Conv2D(64, 3) + BN, Conv2D(1, 3) + bias
 GENERATOR_TRAINABLE = GENERATOR_PARAMS - 2 * (6272 + 128 + 64)  # BN moving mean and variance
 # Discriminator: Conv 4x4 1->64 stride 2, Conv 4x4 64->128 stride 2, Dense 6272->1 (with biases).
 DISCRIMINATOR_TRAINABLE = (16 * 64 + 64) + (16 * 64 * 128 + 128) + (7 * 7 * 128 + 1)
@@ -40,11 +42,12 @@ def _layers(model: keras.Model, kind: type) -> list:
 
 def test_modern_builds_with_the_documented_parameter_counts():
     gen, disc = _models()
-    assert (gen.count_params(), _trainable(gen)) == (GENERATOR_PARAMS, GENERATOR_TRAINABLE) == (1_050_433, 1_037_505)
+    assert (gen.count_params(), _trainable(gen)) == (GENERATOR_PARAMS, GENERATOR_TRAINABLE) == (1_108_225, 1_095_297)
     assert _trainable(disc) == DISCRIMINATOR_TRAINABLE == 138_561
     assert disc.count_params() == DISCRIMINATOR_TRAINABLE + SPECTRAL_VECTORS
-    assert not _layers(gen, keras.layers.Conv2DTranspose)  # resize-convolutions only
-    assert [layer.interpolation for layer in _layers(gen, keras.layers.UpSampling2D)] == ["nearest", "nearest"]
+    assert [t.name for t in _layers(gen, keras.layers.Conv2DTranspose)] == ["g_up1", "g_out"]
+    assert [(t.kernel_size, t.strides) for t in _layers(gen, keras.layers.Conv2DTranspose)] == [((4, 4), (2, 2))] * 2
+    assert not _layers(gen, keras.layers.UpSampling2D)
     wrapped = _layers(disc, keras.layers.SpectralNormalization)
     assert [w.name for w in wrapped] == ["d_conv1", "d_conv2", "d_out"]
     images = np.asarray(gen(np.random.default_rng(0).normal(size=(4, 128)).astype("float32")))
@@ -63,11 +66,12 @@ def test_width_and_dropout_change_the_layers_they_should():
 
 
 def test_switches_remove_each_piece():
-    gen, disc = _models(spectral_norm=False, upsampling="transposed")
+    gen, disc = _models(spectral_norm=False, upsampling="nearest")
     assert not _layers(disc, keras.layers.SpectralNormalization)
     assert disc.get_layer("d_conv1").filters == 64
-    assert [t.name for t in _layers(gen, keras.layers.Conv2DTranspose)] == ["g_up1", "g_out"]
-    assert not _layers(gen, keras.layers.UpSampling2D)
+    assert gen.count_params() == RESIZE_GENERATOR_PARAMS == 1_050_433  # resize-convolutions only
+    assert not _layers(gen, keras.layers.Conv2DTranspose)
+    assert [layer.interpolation for layer in _layers(gen, keras.layers.UpSampling2D)] == ["nearest", "nearest"]
     bilinear, _ = _models(upsampling="bilinear")
     assert {u.interpolation for u in _layers(bilinear, keras.layers.UpSampling2D)} == {"bilinear"}
 

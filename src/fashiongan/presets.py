@@ -32,7 +32,7 @@ _MODEL: dict[str, dict[str, Any]] = {
     "tutorial": {"latent_dim": 100, "g_width": 256, "d_width": 64, "dropout": 0.3, "leaky_slope": 0.3,
                  "spectral_norm": False, "upsampling": "transposed"},
     "modern": {"latent_dim": 128, "g_width": 128, "d_width": 64, "dropout": 0.0, "leaky_slope": 0.2,
-               "spectral_norm": True, "upsampling": "nearest"},
+               "spectral_norm": True, "upsampling": "transposed"},
 }  # fmt: skip
 
 _TRAINING: dict[str, dict[str, Any]] = {
