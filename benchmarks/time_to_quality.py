@@ -56,7 +56,7 @@ ABLATION = {
     "no spectral norm": {"model.spectral_norm": False},
     "no EMA": {"train.ema_decay": 0.0},
     "no DiffAugment": {"train.diffaugment": False},
-    "transposed conv": {"model.upsampling": "transposed"},
+    "resize-conv (nearest)": {"model.upsampling": "nearest"},
     "nonsaturating loss": {"train.loss": "nonsaturating"},
 }
 

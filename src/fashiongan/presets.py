@@ -10,8 +10,9 @@
 * two time-scale learning rates (TTUR, Heusel et al. 2017): the discriminator learns 2x faster;
 * DiffAugment translation + cutout on real and generated images before the discriminator
   (Zhao et al. 2020), made for exactly the small offline data set;
-* nearest-neighbour upsampling + Conv2D instead of strided transposed convolutions, which
-  removes the checkerboard texture (Odena et al. 2016).
+* stride-2 transposed convolutions with kernel 4 (a multiple of the stride, so no uneven
+  overlap); resize-convolutions (Odena et al. 2016) are the ``upsampling`` switch, measured
+  slower per minute of CPU (see benchmarks/time_to_quality.py --ablation).
 
 :func:`resolve_model_params` and :func:`resolve_training` fill the nulls; everything that
 builds or trains a GAN reads the resolved values, never the raw params.
