@@ -6,7 +6,8 @@ train_classifier and train stages' outputs).
 
 from fashiongan.config import load_params
 from fashiongan.errors import exit_on_error
-from fashiongan.evaluation import EVALUATE_METRICS_PATH, evaluate_stage
+from fashiongan.evaluation import evaluate_stage
+from fashiongan.paths import EVALUATE_METRICS
 
 
 @exit_on_error
@@ -16,7 +17,7 @@ def main() -> None:
     line = f"fid_fashion {result['fid_fashion']:.3f} (n={p['n_samples']} vs {p['n_real']} real {p['real_split']} images)"
     if "fid_inception" in result:
         line += f", fid_inception {result['fid_inception']:.2f} (n={p['fid_inception_n_samples']})"
-    print(f"{line}, {result['classes_covered']} classes covered -> {EVALUATE_METRICS_PATH}")
+    print(f"{line}, {result['classes_covered']} classes covered -> {EVALUATE_METRICS}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Run: ``python pipelines/train.py`` (reads ``model.*`` and ``train.*`` from param
 
 from fashiongan.config import load_params
 from fashiongan.errors import exit_on_error
-from fashiongan.training import TRAIN_METRICS, train_stage
+from fashiongan.paths import TRAIN_METRICS
+from fashiongan.training import train_stage
 
 
 @exit_on_error

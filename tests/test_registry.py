@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from mlflow_server import local_store, mlflow_db_template, mlflow_server  # noqa: F401
 from PIL import Image
 
-from fashiongan import registry, tracking
+from fashiongan import images, registry, tracking
 from fashiongan.config import parse_params
 from fashiongan.errors import FashionGanError
 
@@ -120,7 +120,7 @@ def test_champion_round_trip_matches_the_in_process_generator(tmp_path: Path) ->
     registry.promote(p, run_id, {"fid_fashion": 3.0}, PROTOCOL)
 
     champion = registry.load_champion(p)
-    latents = registry.fixed_latents(5, LATENT, seed=11)
+    latents = images.latents(5, LATENT, seed=11)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(champion(latents, training=False)),
         keras.ops.convert_to_numpy(generator(latents, training=False)),
@@ -129,7 +129,7 @@ def test_champion_round_trip_matches_the_in_process_generator(tmp_path: Path) ->
     out = registry.sample_grid(registry.champion_uri(p), n=10, out=tmp_path / "grid.png", seed=11)
     with Image.open(out) as grid:
         assert grid.size == (4 * 28, 3 * 28) and grid.mode == "L"
-        expected = registry.grid_image(registry.generate(generator, 10, seed=11))
+        expected = registry.grid_picture(images.generate_images(generator, 10, seed=11))
         assert np.array_equal(np.asarray(grid), np.asarray(expected))
 
 
@@ -199,7 +199,7 @@ def test_promotion_and_champion_through_a_tracking_server(mlflow_server: str) ->
     again = registry.promote(p, second, {"fid_fashion": 0.5}, PROTOCOL)
     assert (again.version, "nothing changed" in again.reason) == ("2", True)
     assert versions(p) == 2 and aliases(p) == {"champion": "2", "previous": "1"}
-    latents = registry.fixed_latents(3, LATENT, seed=5)
+    latents = images.latents(3, LATENT, seed=5)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(registry.load_champion(p)(latents, training=False)),
         keras.ops.convert_to_numpy(generator(latents, training=False)),

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from fashiongan.callbacks import CollapseDetector, DivergenceDetector, EpochEvaluator, StallDetector, detectors
-from fashiongan.checkpoints import CHECKPOINT_NAME, CheckpointState, load_checkpoint, save_checkpoint
+from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
 from fashiongan.config import parse_params
 from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.paths import CHECKPOINT_NAME
 from fashiongan.training import build_gan, train_gan, train_stage
 
 LN2 = math.log(2)

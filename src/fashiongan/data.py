@@ -10,10 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 import struct
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +25,8 @@ import numpy as np
 
 from fashiongan.config import DataParams
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import PROCESSED_DIR, RAW_DIR
+from fashiongan.fileio import atomic_path, copy, write_json, write_npz
+from fashiongan.paths import MANIFEST_NAME, META_NAME, PROCESSED_DIR, RAW_DIR
 from fashiongan.progress import download_bar, log
 
 CLASS_NAMES = (
@@ -61,7 +59,6 @@ OFFICIAL_URLS = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
 )
-MANIFEST = "manifest.json"
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -152,23 +149,11 @@ def validate_folder(folder: Path) -> dict[str, Any]:
         "train": files["train-images-idx3-ubyte.gz"]["count"], "test": files["t10k-images-idx3-ubyte.gz"]["count"]}}
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as handle:
-            shutil.copyfileobj(handle, out)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def download(url: str, dst: Path, md5: str, timeout: float, on_chunk=None) -> None:
     """Download ``url`` to ``dst`` via a temp file; verify md5 before the rename."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    try:
+    with atomic_path(dst) as tmp:
         digest = hashlib.md5()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
             with download_bar(dst.name, int(total) if total else None) as advance:
                 for chunk in iter(lambda: response.read(1 << 16), b""):
@@ -182,9 +167,6 @@ def download(url: str, dst: Path, md5: str, timeout: float, on_chunk=None) -> No
                 f"{url}: md5 {digest.hexdigest()} does not match the official {md5}; the download is corrupt or "
                 "the server changed the file: try again or use a mirror folder (data.source: path)"
             )
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class NetworkUnavailable(FashionGanError):
@@ -225,7 +207,7 @@ def fetch(params: DataParams, raw_dir: Path = RAW_DIR, urls: tuple[str, ...] = O
     raw_dir.mkdir(parents=True, exist_ok=True)
     for stale in raw_dir.glob(".*.part"):
         stale.unlink()
-    (raw_dir / MANIFEST).unlink(missing_ok=True)
+    (raw_dir / MANIFEST_NAME).unlink(missing_ok=True)
     source = params.source
     if source in ("auto", "official"):
         try:
@@ -248,7 +230,7 @@ def fetch(params: DataParams, raw_dir: Path = RAW_DIR, urls: tuple[str, ...] = O
     info = validate_folder(folder)
     if folder.resolve() != raw_dir.resolve():
         for spec in OFFICIAL_FILES:
-            _atomic_copy(folder / spec.name, raw_dir / spec.name)
+            copy(folder / spec.name, raw_dir / spec.name)
     manifest = {
         "source": kind,
         "location": str(folder) if kind == "mirror" else kind,
@@ -256,25 +238,13 @@ def fetch(params: DataParams, raw_dir: Path = RAW_DIR, urls: tuple[str, ...] = O
         "counts": info["counts"],
         "files": info["files"],
     }
-    _write_json(raw_dir / MANIFEST, manifest)
+    write_json(raw_dir / MANIFEST_NAME, manifest, sort_keys=True)
     return manifest
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(payload, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_manifest(raw_dir: Path = RAW_DIR) -> dict[str, Any]:
     """The manifest fetch wrote; an absent one means fetch did not finish."""
-    path = Path(raw_dir) / MANIFEST
+    path = Path(raw_dir) / MANIFEST_NAME
     if not path.is_file():
         raise FashionGanError(f"{path} missing: the fetch stage has not completed; run `dvc repro fetch`")
     return json.loads(path.read_text())
@@ -331,19 +301,13 @@ def preprocess(params: DataParams, raw_dir: Path = RAW_DIR, out_dir: Path = PROC
     for split, (x, y) in {"train": (train_x, train_y), "test": (test_x, test_y)}.items():
         scaled = scale(x)
         path = out_dir / f"{split}.npz"
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{split}.", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, x=scaled, y=y.astype(np.int64))
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_npz(path, x=scaled, y=y.astype(np.int64))
         meta[split] = {
             "count": int(len(y)),
             "class_counts": np.bincount(y, minlength=10).tolist(),
             "sha256": hashlib.sha256(scaled.tobytes() + y.astype(np.int64).tobytes()).hexdigest(),
         }
-    _write_json(out_dir / "meta.json", meta)
+    write_json(out_dir / META_NAME, meta, sort_keys=True)
     return meta
 
 

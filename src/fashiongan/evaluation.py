@@ -8,50 +8,19 @@ real-statistics hash, so ``dvc metrics show`` and the registry compare like with
 from __future__ import annotations
 
 import json
-
-import os
-from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-from PIL import Image
 
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.metrics.atomic import temporary_sibling, write_json_atomic
-from fashiongan.metrics.evaluator import FashionEvaluator, generate_images
-from fashiongan.models import load_model_file
-from fashiongan.paths import GENERATOR_PATH, METRICS_DIR, PLOTS_DIR
+from fashiongan.fileio import write_image, write_json
+from fashiongan.images import generate_images, tile
+from fashiongan.metrics.evaluator import FashionEvaluator
+from fashiongan.models import load_generator
+from fashiongan.paths import EVAL_GRID, EVALUATE_METRICS, GENERATOR_PATH, TRAIN_METRICS
 
-EVALUATE_METRICS_PATH = METRICS_DIR / "evaluate.json"
-EVAL_GRID_PATH = PLOTS_DIR / "eval_grid.png"
 GRID_SIDE = 8
-
-
-def load_generator(path: str | Path = GENERATOR_PATH) -> keras.Model:
-    """Load the generator in safe mode; a missing or corrupt file becomes a one-line error."""
-    return load_model_file(path, "generator", "rerun `dvc repro train`")
-
-
-def save_grid(images: np.ndarray, path: str | Path, side: int = GRID_SIDE, scale: int = 2) -> Path:
-    """Tile the first ``side * side`` images ([-1, 1]) into a PNG with 2-pixel gutters."""
-    path = Path(path)
-    count = min(len(images), side * side)
-    pixels = np.clip((np.asarray(images[:count, :, :, 0]) + 1.0) * 127.5, 0, 255).astype(np.uint8)
-    h, w = pixels.shape[1:]
-    pad = 2
-    canvas = np.full((side * (h + pad) + pad, side * (w + pad) + pad), 255, dtype=np.uint8)
-    for i, image in enumerate(pixels):
-        row, col = divmod(i, side)
-        top, left = pad + row * (h + pad), pad + col * (w + pad)
-        canvas[top : top + h, left : left + w] = image
-    picture = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    picture.save(tmp)
-    os.replace(tmp, path)
-    return path
 
 
 def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int, int]:
@@ -73,7 +42,6 @@ def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int,
 def _log_to_training_run(params: Params, metrics: dict[str, Any], protocol: dict[str, Any]) -> None:
     """Add the evaluation to the MLflow run that trained this generator (metrics/train.json names it)."""
     from fashiongan import tracking
-    from fashiongan.training import TRAIN_METRICS
 
     run_id = json.loads(TRAIN_METRICS.read_text()).get("mlflow_run_id") if TRAIN_METRICS.is_file() else None
     with tracking.start_run(params, "evaluate", run_id=run_id, tags={"evaluated": "true"}):
@@ -95,6 +63,6 @@ def evaluate_stage(params: Params) -> dict[str, Any]:
         protocol.update(fid_inception_n_samples=n_gen, fid_inception_n_real=n_real)
     result["protocol"] = protocol
     _log_to_training_run(params, result, protocol)
-    write_json_atomic(result, EVALUATE_METRICS_PATH)
-    save_grid(images, EVAL_GRID_PATH)
+    write_json(EVALUATE_METRICS, result)
+    write_image(EVAL_GRID, tile(images[: GRID_SIDE * GRID_SIDE], GRID_SIDE))
     return result

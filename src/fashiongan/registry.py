@@ -8,27 +8,22 @@ registered changes nothing, so ``dvc repro promote`` can be rerun safely.
 
 from __future__ import annotations
 
-import json
-import sys
 import math
-import tempfile
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
-from PIL import Image
 
 from fashiongan import tracking
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import METRICS_DIR
+from fashiongan.fileio import read_json, write_image, write_json
+from fashiongan.images import generate_images, tile
+from fashiongan.paths import EVALUATE_METRICS, PROMOTE_METRICS, TRAIN_METRICS
 
-EVALUATE_JSON = METRICS_DIR / "evaluate.json"
-PROMOTE_JSON = METRICS_DIR / "promote.json"
-TRAIN_JSON = METRICS_DIR / "train.json"
 PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
 RUN_ID_KEY = "mlflow_run_id"
 
@@ -220,28 +215,9 @@ def load_champion(params: Params) -> keras.Model:
     return tracking.load_generator(champion_uri(params))
 
 
-def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """Standard-normal latents from a numpy seed: the same seed gives the same images anywhere."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-
-
-def generate(generator: keras.Model, n: int, seed: int) -> np.ndarray:
-    """Images in [-1, 1], shape (n, 28, 28, 1), from :func:`fixed_latents`."""
-    latents = fixed_latents(n, int(generator.input_shape[-1]), seed)
-    return keras.ops.convert_to_numpy(generator(latents, training=False))
-
-
-def grid_image(images: np.ndarray) -> Image.Image:
-    """Tile (n, h, w, 1) images in [-1, 1] into one grayscale image, ceil(sqrt(n)) per row."""
-    n, h, w = images.shape[:3]
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    pixels = np.clip((images[..., 0] + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-    canvas = np.zeros((rows * h, cols * w), dtype=np.uint8)
-    for i, tile in enumerate(pixels):
-        r, c = divmod(i, cols)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
-    return Image.fromarray(canvas, mode="L")
+def grid_picture(images: Any) -> Any:
+    """``fashiongan sample``'s grid: ceil(sqrt(n)) tiles per row, no gutters, at 1:1 scale."""
+    return tile(images, math.ceil(math.sqrt(len(images))), pad=0, scale=1)
 
 
 def sample_grid(model_uri: str, n: int, out: Path, seed: int) -> Path:
@@ -249,32 +225,7 @@ def sample_grid(model_uri: str, n: int, out: Path, seed: int) -> Path:
     if n < 1:
         raise FashionGanError(f"cannot draw a grid of {n} images: pass n >= 1")
     generator = tracking.load_generator(model_uri)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid_image(generate(generator, n, seed)).save(out)
-    return out
-
-
-def _read_json(path: Path, hint: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise FashionGanError(f"{path} not found: {hint}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise FashionGanError(f"{path} is not valid json (line {exc.lineno}): {hint}") from None
-    if not isinstance(data, dict):
-        raise FashionGanError(f"{path} must hold a json object: {hint}")
-    return data
-
-
-def _write_json(data: Mapping[str, Any], path: Path) -> Path:
-    """Write atomically, so a crash never leaves half a metrics file for DVC."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    Path(handle.name).replace(path)
-    return path
+    return write_image(out, grid_picture(generate_images(generator, n, seed)))
 
 
 def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
@@ -283,15 +234,15 @@ def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
     Reads ``metrics/train.json`` (``mlflow_run_id``) and ``metrics/evaluate.json`` (metrics plus a
     ``protocol`` object).
     """
-    run_info = _read_json(TRAIN_JSON, "run `dvc repro train` first")
-    evaluation = _read_json(EVALUATE_JSON, "run `dvc repro evaluate` first")
+    run_info = read_json(TRAIN_METRICS, "run `dvc repro train` first")
+    evaluation = read_json(EVALUATE_METRICS, "run `dvc repro evaluate` first")
     protocol = evaluation.get("protocol")
     if not isinstance(protocol, dict):
-        raise FashionGanError(f"{EVALUATE_JSON} has no protocol object: rerun `dvc repro evaluate`")
+        raise FashionGanError(f"{EVALUATE_METRICS} has no protocol object: rerun `dvc repro evaluate`")
     metrics = {k: v for k, v in evaluation.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     run_id = run_info.get(RUN_ID_KEY)
     if params.tracking.enabled and (not isinstance(run_id, str) or not run_id):
-        raise FashionGanError(f"{TRAIN_JSON} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
+        raise FashionGanError(f"{TRAIN_METRICS} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
     try:
         decision = promote(params, run_id or "", metrics, protocol, force=force)
     except ProtocolMismatch as exc:
@@ -300,8 +251,8 @@ def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
         print(f"warning: not promoted: {exc}", file=sys.stderr)
         result = {"promoted": False, "reason": f"refused: {exc}", "run_id": run_id, "metric": params.registry.metric,
                   "value": metrics.get(params.registry.metric), "alias": params.registry.alias, "protocol": protocol}
-        _write_json(result, PROMOTE_JSON)
+        write_json(PROMOTE_METRICS, result, sort_keys=True)
         return result
     result = decision.to_dict() | {"alias": params.registry.alias, "protocol": protocol}
-    _write_json(result, PROMOTE_JSON)
+    write_json(PROMOTE_METRICS, result, sort_keys=True)
     return result

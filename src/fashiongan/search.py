@@ -59,7 +59,8 @@ from optuna.trial import FrozenTrial, TrialState
 from fashiongan import sweep_report
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import SWEEPS_DIR
+from fashiongan.fileio import write_json
+from fashiongan.paths import BEST_JSON_NAME, OUTCOME_NAME, SWEEPS_DIR
 from fashiongan.progress import log
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -563,7 +564,7 @@ def run_objective(
         outcome.state, outcome.reason = "failed", outcome.reason or f"non-finite {ctx.params.search.metric}: {outcome.value}"
     if outcome.state != "complete":
         outcome.value = outcome.value if outcome.value is not None and math.isfinite(outcome.value) else None
-    (ctx.out_dir / "outcome.json").write_text(json.dumps(asdict(outcome), indent=2))
+    write_json(ctx.out_dir / OUTCOME_NAME, asdict(outcome))
     return outcome
 
 
@@ -846,7 +847,7 @@ def _keras_tuner_class() -> type:
             with tracker.child(params, number, plan.study_name, plan.parent_run_id) as run_id:
                 # Keras Tuner's BayesianOptimization has no pruning: every trial runs its epochs.
                 outcome = run_objective(plan.objective, TrialContext(number, params, out_dir, lambda e, v: False, run_id))
-            _write_json(out_dir / "outcome.json", {**asdict(outcome), "run_id": run_id})
+            write_json(out_dir / OUTCOME_NAME, {**asdict(outcome), "run_id": run_id})
             metric = plan.params.search.metric
             tracker.finish(
                 run_id,
@@ -922,13 +923,6 @@ def _last_line(text: str | None) -> str | None:
 # --- the stage --------------------------------------------------------------------------------
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    tmp.replace(path)
-
-
 def default_objective(params: Params) -> Objective:
     """The GAN objective: train with the trial's params, score on the fixed protocol."""
     from fashiongan.sweep_trial import GanObjective
@@ -964,7 +958,7 @@ def _kt_parent(plan: SweepPlan) -> str | None:
     marker = plan.out_dir / "keras_tuner" / plan.study_name / "fashiongan.json"
     previous = json.loads(marker.read_text()).get("mlflow_parent_run_id") if marker.is_file() else None
     run_id = _Tracking(plan.params).open_parent(plan.study_name, previous)
-    _write_json(marker, {"mlflow_parent_run_id": run_id, "fingerprint": plan.fingerprint})
+    write_json(marker, {"mlflow_parent_run_id": run_id, "fingerprint": plan.fingerprint}, default=str)
     return run_id
 
 
@@ -1043,17 +1037,17 @@ def finish_sweep(
         if scorer is not None and best.model_path:
             evaluation = scorer(Path(best.model_path), params)
             summary["evaluation"] = evaluation
-    _write_json(out / "best.json", summary)
+    write_json(out / BEST_JSON_NAME, summary, default=str)
     sweep_report.write_report_html(rows, study, out / "report.html", summary)
     tracker = _Tracking(params)
     if best is not None and evaluation is not None and best.run_id and params.tracking.log_model:
         summary["model_uri"] = tracker.log_generator(best.run_id, lambda: _load_generator(best.model_path))
-        _write_json(out / "best.json", summary)
+        write_json(out / BEST_JSON_NAME, summary, default=str)
     metrics_path = metrics_path or Path(plan.out_dir).parent / "metrics" / "sweep.json"
     if evaluation is not None:
-        _write_json(metrics_path, {"mlflow_run_id": best.run_id, **evaluation["metrics"], "protocol": evaluation["protocol"]})
+        write_json(metrics_path, {"mlflow_run_id": best.run_id, **evaluation["metrics"], "protocol": evaluation["protocol"]}, default=str)
     else:
-        _write_json(metrics_path, {"mlflow_run_id": None, "best_trial": None if best is None else best.number})
+        write_json(metrics_path, {"mlflow_run_id": None, "best_trial": None if best is None else best.number}, default=str)
     tracker.finish(
         plan.parent_run_id,
         {"sweep.best_trial": best.number if best else "none", "sweep.study": plan.study_name},

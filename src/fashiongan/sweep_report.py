@@ -9,7 +9,6 @@ sweep is replayed into an in-memory Optuna study so it gets the same plots.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import math
@@ -23,6 +22,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from fashiongan.config import Params
+from fashiongan.fileio import write_csv, write_text
 from fashiongan.progress import log
 
 if TYPE_CHECKING:
@@ -40,17 +40,13 @@ def _cell(value: Any) -> Any:
 
 def write_trials_csv(rows: list[TrialRow], path: Path, metric: str) -> Path:
     """One line per trial: number, the two params, the metric, state, reason, epochs, seconds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = [c.format(metric=metric) for c in COLUMNS]
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for r in rows:
-            writer.writerow(
-                [_cell(v) for v in (r.number, r.dropout, r.first_layer_width, r.value, r.state, r.reason,
-                                    r.epochs_trained, r.seconds, r.last_reported, str(r.counted).lower())]
-            )  # fmt: skip
-    return path
+    lines = (
+        [_cell(v) for v in (r.number, r.dropout, r.first_layer_width, r.value, r.state, r.reason,
+                            r.epochs_trained, r.seconds, r.last_reported, str(r.counted).lower())]
+        for r in rows
+    )  # fmt: skip
+    return write_csv(path, header, lines)
 
 
 def best_row(rows: list[TrialRow]) -> TrialRow | None:
@@ -204,6 +200,4 @@ def write_report_html(rows: list[TrialRow], study: optuna.Study, path: Path, sum
 <h2>Optuna plots</h2>{plots or '<p class=none>no plots yet (needs a complete trial)</p>'}
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page)
-    return path
+    return write_text(path, page)

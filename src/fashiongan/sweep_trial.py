@@ -24,11 +24,11 @@ import numpy as np
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.config import Params
 from fashiongan.data import load_split
-from fashiongan.evaluation import load_generator
 from fashiongan.metrics.evaluator import FashionEvaluator
-from fashiongan.paths import CLASSIFIER_PATH, GENERATOR_PATH, PROCESSED_DIR, REAL_STATS_PATH
+from fashiongan.models import load_generator
+from fashiongan.paths import CLASSIFIER_PATH, GENERATOR_PATH, PROCESSED_DIR, REAL_STATS_PATH, sample_path
 from fashiongan.search import TrialContext, TrialOutcome
-from fashiongan.training import sample_path, train_gan
+from fashiongan.training import train_gan
 
 
 class PruningCallback(keras.callbacks.Callback):

@@ -47,6 +47,7 @@ from PIL import Image
 
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
+from fashiongan.images import latents
 from fashiongan.paths import MLRUNS_DIR
 
 __all__ = [
@@ -648,7 +649,7 @@ def log_training_outputs(
     if not log_model or generator is None:
         return None
     latent_dim = int(generator.input_shape[-1])
-    example = np.random.default_rng(0).standard_normal((2, latent_dim)).astype(np.float32)
+    example = latents(2, latent_dim, seed=0)
     info = Model.log(
         artifact_path=None,
         name=GENERATOR_NAME,

@@ -104,7 +104,7 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
     from fashiongan import tracking
     from fashiongan.config import load_params
     from fashiongan.errors import FashionGanError
-    from fashiongan.evaluation import load_generator
+    from fashiongan.models import load_generator
 
     marker = tmp_path / "payload-ran"
     model = lambda_generator(marker)
