@@ -40,7 +40,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from fashiongan.config import parse_params  # noqa: E402
-from fashiongan.search import TrialContext, TrialOutcome, sweep_stage  # noqa: E402
+from fashiongan.search import TrialContext, TrialOutcome  # noqa: E402
+from fashiongan.stages.sweep import sweep_stage  # noqa: E402
 from fashiongan.sweep_trial import GanObjective  # noqa: E402
 
 
@@ -77,7 +78,7 @@ class MeasuredObjective(GanObjective):
 def prepare_workspace(root: Path, data: str) -> None:
     """fetch -> preprocess -> train_classifier into ``root`` (the benchmark's working directory)."""
     from fashiongan.data import fetch, preprocess
-    from fashiongan.metrics.classifier import train_classifier_stage
+    from fashiongan.stages.train_classifier import train_classifier_stage
 
     params = parse_params({"data": {"source": data}, "evaluate": {"classifier": {"epochs": 3}}})
     os.chdir(root)

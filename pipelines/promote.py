@@ -10,7 +10,7 @@ import argparse
 from fashiongan.config import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.paths import PROMOTE_METRICS
-from fashiongan.registry import promote_stage
+from fashiongan.stages.promote import promote_stage
 
 
 @exit_on_error

@@ -18,11 +18,11 @@ from fashiongan.metrics.classifier import (
     build_classifier,
     check_images,
     load_classifier,
-    train_classifier_stage,
     weights_digest,
 )
 from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.metrics.real_stats import RealStats
+from fashiongan.stages.train_classifier import train_classifier_stage
 
 
 def test_classifier_has_an_embedding_and_ten_logits():

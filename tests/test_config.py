@@ -77,7 +77,7 @@ def test_cli_rejects_bad_params_before_work(tmp_path: Path) -> None:
 
 
 def test_cli_set_overrides(tmp_path: Path) -> None:
-    from fashiongan.cli import resolve_params
+    from fashiongan.overrides import resolve_params
 
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  epochs: 3\n")

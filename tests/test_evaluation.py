@@ -13,7 +13,7 @@ from PIL import Image
 
 from fashiongan.config import EvaluateParams, parse_params
 from fashiongan.errors import FashionGanError
-from fashiongan.evaluation import evaluate_stage
+from fashiongan.stages.evaluate import evaluate_stage
 from fashiongan.metrics import inception
 from fashiongan.fileio import save_keras
 from fashiongan.images import generate_images

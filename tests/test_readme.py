@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fashiongan.cli import params_table
+from fashiongan.params_doc import params_table
 from fashiongan.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]

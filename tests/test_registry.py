@@ -13,6 +13,8 @@ from mlflow_server import local_store, mlflow_db_template, mlflow_server  # noqa
 from PIL import Image
 
 from fashiongan import images, registry, tracking
+from fashiongan.stages.promote import promote_stage
+from fashiongan.stages import sample
 from fashiongan.config import parse_params
 from fashiongan.errors import FashionGanError
 
@@ -126,10 +128,10 @@ def test_champion_round_trip_matches_the_in_process_generator(tmp_path: Path) ->
         keras.ops.convert_to_numpy(generator(latents, training=False)),
         atol=1e-6,
     )
-    out = registry.sample_grid(registry.champion_uri(p), n=10, out=tmp_path / "grid.png", seed=11)
+    out = sample.sample_grid(registry.champion_uri(p), n=10, out=tmp_path / "grid.png", seed=11)
     with Image.open(out) as grid:
         assert grid.size == (4 * 28, 3 * 28) and grid.mode == "L"
-        expected = registry.grid_picture(images.generate_images(generator, 10, seed=11))
+        expected = sample.grid_picture(images.generate_images(generator, 10, seed=11))
         assert np.array_equal(np.asarray(grid), np.asarray(expected))
 
 
@@ -159,7 +161,7 @@ def test_promote_stage_and_script(tmp_path: Path, capsys: pytest.CaptureFixture[
     Path("params.yaml").write_text("tracking:\n  experiment: registry-test\n")
     first, _ = trained_run(p, 0)
     write_stage_inputs(first, 9.0)
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert result["promoted"] and result["version"] == "1" and result["protocol"] == PROTOCOL
     assert json.loads(Path("metrics/promote.json").read_text()) == result
 
@@ -181,7 +183,7 @@ def test_promote_stage_and_script(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_disabled_tracking_promotes_nothing_but_writes_the_decision() -> None:
     p = params(enabled=False)
     write_stage_inputs(None, 1.0)
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert (result["promoted"], result["version"]) == (False, None)
     assert "tracking disabled" in json.loads(Path("metrics/promote.json").read_text())["reason"]
 
@@ -211,13 +213,13 @@ def test_promote_stage_records_a_protocol_refusal_without_failing() -> None:
     p = params()
     first, _ = trained_run(p, 0)
     write_stage_inputs(first, 9.0)
-    registry.promote_stage(p)
+    promote_stage(p)
     second, _ = trained_run(p, 1)
     Path("metrics/evaluate.json").write_text(
         json.dumps({"fid_fashion": 1.0, "protocol": {**PROTOCOL, "real_stats_hash": "other-data"}})
     )
     Path("metrics/train.json").write_text(json.dumps({"mlflow_run_id": second}))
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert result["promoted"] is False and "another protocol" in result["reason"]
     assert json.loads(Path("metrics/promote.json").read_text())["promoted"] is False
     assert aliases(p) == {"champion": "1"}

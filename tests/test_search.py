@@ -32,8 +32,8 @@ from fashiongan.search import (
     make_plan,
     open_storage,
     run_objective,
-    sweep_stage,
 )
+from fashiongan.stages.sweep import sweep_stage
 from optuna.trial import TrialState
 from postgres_server import postgres_url  # noqa: F401 - fixture
 

@@ -17,7 +17,8 @@ from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkp
 from fashiongan.config import parse_params
 from fashiongan.data import read_idx, sample_folder, scale
 from fashiongan.paths import CHECKPOINT_NAME
-from fashiongan.training import build_gan, train_gan, train_stage
+from fashiongan.stages.train import train_stage
+from fashiongan.training import build_gan, train_gan
 
 LN2 = math.log(2)
 
@@ -229,7 +230,7 @@ def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_st
 
 def test_hparams_from_sweep_needs_a_best_trial(tmp_path: Path):
     from fashiongan.errors import FashionGanError
-    from fashiongan.training import hparams_from_sweep
+    from fashiongan.stages.train import hparams_from_sweep
 
     with pytest.raises(FashionGanError, match="run `dvc repro sweep` first, or set train.hparams: params"):
         hparams_from_sweep(tiny_params(), tmp_path / "best.json")

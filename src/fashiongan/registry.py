@@ -9,10 +9,8 @@ registered changes nothing, so ``dvc repro promote`` can be rerun safely.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -20,12 +18,8 @@ import keras
 from fashiongan import tracking
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.fileio import read_json, write_image, write_json
-from fashiongan.images import generate_images, tile
-from fashiongan.paths import EVALUATE_METRICS, PROMOTE_METRICS, TRAIN_METRICS
 
 PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
-RUN_ID_KEY = "mlflow_run_id"
 
 
 @dataclass(frozen=True)
@@ -213,46 +207,3 @@ def load_champion(params: Params) -> keras.Model:
             f"no version of {reg.model_name} has alias {reg.alias}: run `dvc repro promote` first"
         )
     return tracking.load_generator(champion_uri(params))
-
-
-def grid_picture(images: Any) -> Any:
-    """``fashiongan sample``'s grid: ceil(sqrt(n)) tiles per row, no gutters, at 1:1 scale."""
-    return tile(images, math.ceil(math.sqrt(len(images))), pad=0, scale=1)
-
-
-def sample_grid(model_uri: str, n: int, out: Path, seed: int) -> Path:
-    """Write a PNG grid of ``n`` images from any MLflow model URI (e.g. ``models:/fashion-dcgan@champion``)."""
-    if n < 1:
-        raise FashionGanError(f"cannot draw a grid of {n} images: pass n >= 1")
-    generator = tracking.load_generator(model_uri)
-    return write_image(out, grid_picture(generate_images(generator, n, seed)))
-
-
-def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
-    """The ``promote`` DVC stage: read the training run id and its evaluation, decide, write promote.json.
-
-    Reads ``metrics/train.json`` (``mlflow_run_id``) and ``metrics/evaluate.json`` (metrics plus a
-    ``protocol`` object).
-    """
-    run_info = read_json(TRAIN_METRICS, "run `dvc repro train` first")
-    evaluation = read_json(EVALUATE_METRICS, "run `dvc repro evaluate` first")
-    protocol = evaluation.get("protocol")
-    if not isinstance(protocol, dict):
-        raise FashionGanError(f"{EVALUATE_METRICS} has no protocol object: rerun `dvc repro evaluate`")
-    metrics = {k: v for k, v in evaluation.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    run_id = run_info.get(RUN_ID_KEY)
-    if params.tracking.enabled and (not isinstance(run_id, str) or not run_id):
-        raise FashionGanError(f"{TRAIN_METRICS} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
-    try:
-        decision = promote(params, run_id or "", metrics, protocol, force=force)
-    except ProtocolMismatch as exc:
-        # A pipeline run with other data or evaluation settings is a new protocol, not a failure:
-        # record the refusal and leave the champion alone (`--force` replaces it).
-        print(f"warning: not promoted: {exc}", file=sys.stderr)
-        result = {"promoted": False, "reason": f"refused: {exc}", "run_id": run_id, "metric": params.registry.metric,
-                  "value": metrics.get(params.registry.metric), "alias": params.registry.alias, "protocol": protocol}
-        write_json(PROMOTE_METRICS, result, sort_keys=True)
-        return result
-    result = decision.to_dict() | {"alias": params.registry.alias, "protocol": protocol}
-    write_json(PROMOTE_METRICS, result, sort_keys=True)
-    return result

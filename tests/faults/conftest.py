@@ -140,7 +140,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     and one TensorFlow start-up fewer keeps the suite inside its CI budget.
     """
     from fashiongan.config import load_params
-    from fashiongan.metrics.classifier import train_classifier_stage
+    from fashiongan.stages.train_classifier import train_classifier_stage
 
     project = tmp_path_factory.mktemp("prepared")
     write_params(project)
@@ -155,7 +155,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``prepared`` plus a 2-epoch generator and its checkpoint (trained in this process, without tracking)."""
     from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.stages.train import train_stage
 
     project = clone(prepared, tmp_path_factory.mktemp("trained") / "project")
     params = load_params(project / "params.yaml")

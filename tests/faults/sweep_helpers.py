@@ -50,7 +50,7 @@ def progress(folder: Path) -> list[tuple[int, int, int]]:
 def main() -> None:
     from fashiongan.config import load_params
     from fashiongan.errors import exit_on_error
-    from fashiongan.search import sweep_stage
+    from fashiongan.stages.sweep import sweep_stage
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None)

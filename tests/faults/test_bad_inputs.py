@@ -173,7 +173,7 @@ def test_nan_losses_stop_training_as_diverged_not_a_crash(prepared: Path, tmp_pa
     """
     from fashiongan.config import load_params
     from fashiongan.errors import FashionGanError
-    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.stages.evaluate import evaluate_stage
 
     handled = False
     try:
@@ -201,7 +201,7 @@ def test_fewer_evaluation_samples_than_feature_dims_warn_and_are_recorded(traine
     the FID is still computed and the sample count is in the protocol, so the registry never
     compares it with an FID of another sample count."""
     from fashiongan.config import load_params
-    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.stages.evaluate import evaluate_stage
     from fashiongan.metrics.frechet import SmallSampleWarning
 
     handled = False

@@ -53,7 +53,7 @@ SWEEP = [sys.executable, "-c", "from faults.sweep_helpers import main; main()"]
 def rerun_train(project: Path) -> dict:
     """The re-run after a fault: the train stage, in this process (one TensorFlow start-up fewer)."""
     from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.stages.train import train_stage
 
     with inside(project):
         return train_stage(load_params(Path("params.yaml")))
@@ -184,7 +184,8 @@ def test_sweep_worker_killed_mid_trial_finishes_the_study_once(tmp_path: Path, t
     from optuna.trial import TrialState
 
     from fashiongan.config import load_params
-    from fashiongan.search import counted_trials, make_plan, open_storage, sweep_stage
+    from fashiongan.search import counted_trials, make_plan, open_storage
+    from fashiongan.stages.sweep import sweep_stage
 
     from .sweep_helpers import paced
 
@@ -266,6 +267,7 @@ def test_promotion_killed_midway_never_leaves_the_alias_missing(tmp_path: Path, 
     """Killed after registering, after moving ``previous``, after moving ``champion``: each time the
     champion is a complete version (old or new), and a re-run completes the promotion."""
     from fashiongan import registry, tracking
+    from fashiongan.stages.promote import promote_stage
     from fashiongan.config import load_params
 
     write_params(tmp_path, tracking={"uri": local_store(tmp_path)})
@@ -292,7 +294,7 @@ def test_promotion_killed_midway_never_leaves_the_alias_missing(tmp_path: Path, 
             assert tracking.load_generator(f"models:/{REGISTERED}@champion").output_shape == (None, 28, 28, 1)
 
             with inside(tmp_path):  # the re-run (in this process: one TensorFlow start-up fewer)
-                registry.promote_stage(params)
+                promote_stage(params)
             decision = json.loads((tmp_path / "metrics" / "promote.json").read_text())
             assert decision["promoted"] and decision["version"] == str(i + 1), decision
             assert str(client.get_model_version_by_alias(REGISTERED, "champion").version) == str(i + 1)

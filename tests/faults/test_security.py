@@ -152,7 +152,7 @@ SECRETS = {
 def test_secret_looking_values_never_reach_the_tracking_store(prepared: Path, tmp_path: Path, tally: Tally,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.stages.train import train_stage
 
     handled = False
     try:

@@ -1,4 +1,4 @@
-"""The evaluate stage: score the trained generator under a fixed, logged protocol.
+"""Stage ``evaluate``: score models/generator.keras under a fixed, logged protocol.
 
 Writes ``metrics/evaluate.json`` (every metric beside its sample count, real split and the
 real-statistics hash, so ``dvc metrics show`` and the registry compare like with like) and an
@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from fashiongan import tracking
 from fashiongan.config import Params
+from fashiongan.data import load_split
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import write_image, write_json
 from fashiongan.images import generate_images, tile
@@ -25,8 +27,7 @@ GRID_SIDE = 8
 
 def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int, int]:
     """fid_inception on ``inception_samples`` generated and as many real images (fixed subset)."""
-    from fashiongan.data import load_split
-    from fashiongan.metrics.inception import inception_fid
+    from fashiongan.metrics.inception import inception_fid  # TensorFlow's Inception graph: only when asked
 
     ev = params.evaluate
     real, _ = load_split(ev.real_split)
@@ -41,15 +42,13 @@ def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int,
 
 def _log_to_training_run(params: Params, metrics: dict[str, Any], protocol: dict[str, Any]) -> None:
     """Add the evaluation to the MLflow run that trained this generator (metrics/train.json names it)."""
-    from fashiongan import tracking
-
     run_id = json.loads(TRAIN_METRICS.read_text()).get("mlflow_run_id") if TRAIN_METRICS.is_file() else None
     with tracking.start_run(params, "evaluate", run_id=run_id, tags={"evaluated": "true"}):
         tracking.log_evaluation({k: v for k, v in metrics.items() if k != "protocol"}, protocol)
 
 
 def evaluate_stage(params: Params) -> dict[str, Any]:
-    """DVC stage: sample the generator with ``evaluate.seed`` and write metrics and a grid."""
+    """Sample the generator with ``evaluate.seed``, score it, write metrics and a grid; the result."""
     ev = params.evaluate
     generator = load_generator(GENERATOR_PATH)
     evaluator = FashionEvaluator.load(eval_params=ev)
