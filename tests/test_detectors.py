@@ -315,8 +315,9 @@ def test_a_sweep_trial_the_stall_detector_stops_is_pruned_with_the_stall_as_reas
 
     from metrics_support import sample_real_stats, trained_classifier
 
-    from fashiongan.search import TrialContext, run_objective
-    from fashiongan.sweep_trial import GanObjective
+    from fashiongan.search.gan_objective import GanObjective
+    from fashiongan.search.objective import run_objective
+    from fashiongan.search.types import TrialContext
 
     np.savez(tmp_path / "train.npz", x=sample_x[:128], y=np.zeros(128, np.int64))
     trained_classifier().save(tmp_path / "classifier.keras")

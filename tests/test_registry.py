@@ -41,7 +41,7 @@ def tiny_generator(seed: int) -> keras.Model:
 def trained_run(p, seed: int = 0) -> tuple[str, keras.Model]:
     """A finished run that logged a tiny generator, as the train stage would."""
     generator = tiny_generator(seed)
-    with tracking.start_run(p, f"train-{seed}") as run:
+    with tracking.new_run(p, f"train-{seed}") as run:
         tracking.log_training_outputs(generator, None, [])
     return run.run_id, generator
 
@@ -139,7 +139,7 @@ def test_missing_champion_and_missing_model_are_one_line_errors() -> None:
     p = params()
     with pytest.raises(FashionGanError, match=r"^no version of fashion-dcgan has alias champion: run `dvc repro promote` first$"):
         registry.load_champion(p)
-    with tracking.start_run(p, "no-model") as run:
+    with tracking.new_run(p, "no-model") as run:
         pass
     with pytest.raises(FashionGanError, match="logged no generator model: set tracking.log_model true"):
         registry.promote(p, run.run_id, {"fid_fashion": 1.0}, PROTOCOL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from enum import Enum
 from typing import Any
 
 import keras
@@ -37,7 +38,16 @@ class PromotionDecision:
     champion_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision as plain data, for metrics/promote.json."""
         return asdict(self)
+
+
+class Registration(Enum):
+    """Where a run stands in the registry when the gate looks at it."""
+
+    NEW = "not registered yet: register a version, then decide"
+    UNDECIDED = "registered without a recorded decision (a promotion killed midway): decide it now"
+    DECIDED = "registered and decided: report it and change nothing, unless forced"
 
 
 def _protocol(metric: str, protocol: Mapping[str, Any]) -> dict[str, str]:
@@ -69,10 +79,18 @@ def _champion(name: str, alias: str) -> Any | None:
         raise
 
 
-def _existing_version(name: str, run_id: str) -> str | None:
-    """The (first) version already registered from this run."""
+def _registration(name: str, run_id: str) -> tuple[Registration, str | None]:
+    """The run's standing and its (first) registered version, if any.
+
+    The decision tags are written last, after the aliases moved, so a version without them was
+    registered by a promotion that did not finish.
+    """
     versions = tracking.client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    return str(min(int(v.version) for v in versions)) if versions else None
+    if not versions:
+        return Registration.NEW, None
+    version = str(min(int(v.version) for v in versions))
+    decided = "promotion" in tracking.client().get_model_version(name, version).tags
+    return (Registration.DECIDED if decided else Registration.UNDECIDED), version
 
 
 def promote(
@@ -100,14 +118,13 @@ def promote(
     champion_value = _tag_float(champion, f"metric.{metric}") if champion else None
     champion_version = str(champion.version) if champion else None
 
-    existing = _existing_version(reg.model_name, run_id)
-    # A version without a recorded decision was registered by a promotion that was killed midway:
-    # decide it now. The decision tags are written last, after the aliases moved.
-    decided = existing is not None and "promotion" in client.get_model_version(reg.model_name, existing).tags
-    if existing is not None and existing == champion_version and not decided:
+    state, existing = _registration(reg.model_name, run_id)
+    if state is Registration.UNDECIDED and existing == champion_version:
+        # Killed after the alias moved, before the decision was recorded: the promotion is complete.
         _record(params, run_id, existing, True, f"interrupted promotion completed: version {existing} holds alias {reg.alias}")
-        decided = True
-    if decided and not (force and existing != champion_version):
+        state = Registration.DECIDED
+    if state is Registration.DECIDED and (not force or existing == champion_version):
+        # --force re-decides a decided version only when it does not hold the alias already.
         held = "holds" if existing == champion_version else "does not hold"
         return PromotionDecision(
             existing == champion_version,
@@ -116,7 +133,7 @@ def promote(
         )  # fmt: skip
 
     promoted, reason = _decide(reg.alias, metric, value, protocol, champion, champion_value, force=force)
-    if existing is None:
+    if state is Registration.NEW:
         version = _register(params, run_id, _version_tags(metric, value, metrics, protocol))
     else:  # registered earlier (forced again, or an interrupted promotion): tags describe this evaluation
         version = existing

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from fashiongan.search import TrialContext, TrialOutcome
+from fashiongan.search.types import TrialContext, TrialOutcome
 
 EPOCH_S = 0.3
 

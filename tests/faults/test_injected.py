@@ -184,7 +184,9 @@ def test_sweep_worker_killed_mid_trial_finishes_the_study_once(tmp_path: Path, t
     from optuna.trial import TrialState
 
     from fashiongan.config import load_params
-    from fashiongan.search import counted_trials, make_plan, open_storage
+    from fashiongan.search.claiming import counted_trials
+    from fashiongan.search.space import make_plan
+    from fashiongan.search.storage import open_storage
     from fashiongan.stages.sweep import sweep_stage
 
     from .sweep_helpers import paced
@@ -256,7 +258,7 @@ def logged_generator_runs(params, count: int) -> list[str]:
         generator = keras.Sequential(
             [keras.Input((16,)), keras.layers.Dense(28 * 28, activation="tanh"), keras.layers.Reshape((28, 28, 1))]
         )
-        with tracking.start_run(params, f"candidate-{i}") as run:
+        with tracking.new_run(params, f"candidate-{i}") as run:
             tracking.log_training_outputs(generator, None, [], log_model=True)
         ids.append(run.run_id)
     return ids

@@ -129,7 +129,7 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
         params = load_params(project / "params.yaml")
         with inside(project):
             tracking.activate(params)
-            with tracking.start_run(params, "crafted") as run:
+            with tracking.new_run(params, "crafted") as run:
                 mlflow.keras.log_model(model, name="generator")
             version = tracking.register_model(f"runs:/{run.run_id}/generator", "crafted", tags={})
             tracking.client().set_registered_model_alias("crafted", "champion", version)

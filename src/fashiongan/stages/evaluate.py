@@ -41,9 +41,14 @@ def _inception_score(generated: np.ndarray, params: Params) -> tuple[float, int,
 
 
 def _log_to_training_run(params: Params, metrics: dict[str, Any], protocol: dict[str, Any]) -> None:
-    """Add the evaluation to the MLflow run that trained this generator (metrics/train.json names it)."""
+    """Add the evaluation to the MLflow run that trained this generator (metrics/train.json names it).
+
+    Without metrics/train.json (or a run id in it) the evaluation gets a run of its own.
+    """
     run_id = json.loads(TRAIN_METRICS.read_text()).get("mlflow_run_id") if TRAIN_METRICS.is_file() else None
-    with tracking.start_run(params, "evaluate", run_id=run_id, tags={"evaluated": "true"}):
+    tags = {"evaluated": "true"}
+    run = tracking.reopen_run(params, run_id, tags=tags) if run_id else tracking.new_run(params, "evaluate", tags=tags)
+    with run:
         tracking.log_evaluation({k: v for k, v in metrics.items() if k != "protocol"}, protocol)
 
 

@@ -75,7 +75,7 @@ def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
         callbacks.append(EpochEvaluator(evaluator, params.train.eval_every, params.train.eval_samples, ev.seed, ev.batch_size))
     tags = {"stage": "train", "hparams_from": params.train.hparams}
     marker = root / CHECKPOINT_DIR / RUN_MARKER_NAME
-    with tracking.start_run(params, "train", tags=tags) as run:
+    with tracking.new_run(params, "train", tags=tags) as run:
         if run.run_id is not None:  # a killed earlier run could not end its MLflow run: end it now
             earlier = json.loads(marker.read_text()).get("run_id") if marker.is_file() else None
             tracking.close_interrupted_run(earlier, successor=run.run_id)
