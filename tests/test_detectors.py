@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from detector_support import Dummy
 
-from fashiongan.callbacks import CollapseDetector, EpochEvaluator, FidRiseDetector, StallDetector, detectors
+from fashiongan.callbacks import EpochEvaluator
+from fashiongan.detectors import CollapseDetector, FidRiseDetector, StallDetector, detectors
 from fashiongan.config import parse_params
-from fashiongan.data import read_idx, sample_folder, scale
 from fashiongan.training import train_gan
 
 LN2 = math.log(2)
@@ -24,19 +25,6 @@ HEALTHY = [
      "fid_fashion": 150.0 / (1 + i), "classes_covered": 9}
     for i in range(10)
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sample_x() -> np.ndarray:
-    """The first 256 images of the bundled genuine sample, in [-1, 1]."""
-    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
-
-
-class Dummy:
-    """Stands in for the model a callback watches."""
-
-    stop_training = False
-    stop_reason = None
 
 
 def feed(callback, rows, start: int = 0) -> Dummy:

@@ -11,11 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from detector_support import Dummy
 
-from fashiongan.callbacks import CollapseDetector, DivergenceDetector, EpochEvaluator, StallDetector, detectors
+from fashiongan.callbacks import EpochEvaluator
+from fashiongan.detectors import CollapseDetector, DivergenceDetector, StallDetector, detectors
 from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
 from fashiongan.config import parse_params
-from fashiongan.data import read_idx, sample_folder, scale
 from fashiongan.paths import CHECKPOINT_NAME
 from fashiongan.stages.train import train_stage
 from fashiongan.training import build_gan, train_gan
@@ -31,19 +32,6 @@ def tiny_params(**train):
             "train": {"hparams": "params", "epochs": 1, "batch_size": 32, "jit_compile": False, "grid_size": 2, **train},
         }
     )
-
-
-@pytest.fixture(scope="module")
-def sample_x() -> np.ndarray:
-    """The first 256 images of the bundled genuine sample, in [-1, 1]."""
-    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
-
-
-class Dummy:
-    """Stands in for the model a callback watches."""
-
-    stop_training = False
-    stop_reason = None
 
 
 def _feed(callback, rows, batch_rows=()):

@@ -104,11 +104,10 @@ def copy(src: str | Path, dst: str | Path) -> Path:
 
 def read_json(path: str | Path, hint: str) -> dict[str, Any]:
     """A JSON object from ``path``; missing, invalid or non-object files are one-line errors ending in ``hint``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FashionGanError(f"{path} not found: {hint}")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
+    except (FileNotFoundError, IsADirectoryError):
+        raise FashionGanError(f"{path} not found: {hint}") from None
     except json.JSONDecodeError as exc:
         raise FashionGanError(f"{path} is not valid json (line {exc.lineno}): {hint}") from None
     if not isinstance(data, dict):

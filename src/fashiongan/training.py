@@ -27,9 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from fashiongan import figures
-from fashiongan.callbacks import EpochEvaluator, detectors
+from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
 from fashiongan.config import Params
+from fashiongan.detectors import detectors
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import save_keras, write_image, write_json
 from fashiongan.gan import GAN, make_dataset, make_optimizers
