@@ -77,7 +77,8 @@ class MeasuredObjective(GanObjective):
 
 def prepare_workspace(root: Path, data: str) -> None:
     """fetch -> preprocess -> train_classifier into ``root`` (the benchmark's working directory)."""
-    from fashiongan.data import fetch, preprocess
+    from fashiongan.data import preprocess
+    from fashiongan.fetch import fetch
     from fashiongan.stages.train_classifier import train_classifier_stage
 
     params = parse_params({"data": {"source": data}, "evaluate": {"classifier": {"epochs": 3}}})

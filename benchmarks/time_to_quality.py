@@ -40,7 +40,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from fashiongan.config import ClassifierParams, EvaluateParams, load_params, parse_params  # noqa: E402
-from fashiongan.data import read_idx, sample_folder, scale  # noqa: E402
+from fashiongan.data import scale  # noqa: E402
+from fashiongan.fetch import sample_folder  # noqa: E402
+from fashiongan.idx import read_idx  # noqa: E402
 from fashiongan.metrics.classifier import FeatureExtractor, accuracy, train_classifier, weights_digest  # noqa: E402
 from fashiongan.metrics.evaluator import FashionEvaluator  # noqa: E402
 from fashiongan.metrics.real_stats import compute_real_stats  # noqa: E402

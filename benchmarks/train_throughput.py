@@ -36,7 +36,9 @@ import tensorflow as tf  # noqa: E402
 
 from fashiongan.detectors import detectors  # noqa: E402
 from fashiongan.config import parse_params  # noqa: E402
-from fashiongan.data import read_idx, sample_folder, scale  # noqa: E402
+from fashiongan.data import scale  # noqa: E402
+from fashiongan.fetch import sample_folder  # noqa: E402
+from fashiongan.idx import read_idx  # noqa: E402
 from fashiongan.gan import make_dataset  # noqa: E402
 from fashiongan.models import build_models  # noqa: E402
 from fashiongan.presets import resolve_model_params, resolve_training  # noqa: E402

@@ -17,7 +17,7 @@ SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The genuine sample bundled in the package (always present)."""
-    from fashiongan.data import sample_folder
+    from fashiongan.fetch import sample_folder
 
     return sample_folder()
 
@@ -25,7 +25,9 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="module")
 def sample_x() -> np.ndarray:
     """The first 256 images of the bundled genuine sample, in [-1, 1] (one copy per test module)."""
-    from fashiongan.data import read_idx, sample_folder, scale
+    from fashiongan.data import scale
+    from fashiongan.fetch import sample_folder
+    from fashiongan.idx import read_idx
 
     return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
 

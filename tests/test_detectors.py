@@ -217,7 +217,7 @@ def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sa
     from mlflow import MlflowClient
 
     from fashiongan.config import DataParams
-    from fashiongan.data import fetch
+    from fashiongan.fetch import fetch
     from fashiongan.stages.train import train_stage
 
     fetch(DataParams(source="sample"), raw_dir=tmp_path / "data" / "raw")

@@ -11,7 +11,9 @@ import pytest
 from fashiongan.augment import cutout, diff_augment, translate
 from fashiongan.checkpoints import load_checkpoint
 from fashiongan.config import ModelParams, parse_params
-from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.data import scale
+from fashiongan.fetch import sample_folder
+from fashiongan.idx import read_idx
 from fashiongan.gan import gan_losses
 from fashiongan.fileio import load_keras
 from fashiongan.models import build_models

@@ -195,7 +195,7 @@ def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_st
     from mlflow import MlflowClient
 
     from fashiongan.config import DataParams
-    from fashiongan.data import fetch
+    from fashiongan.fetch import fetch
 
     root = tmp_path
     fetch(DataParams(source="sample"), raw_dir=root / "data" / "raw")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import (
     TINY,

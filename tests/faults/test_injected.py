@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import (
     BIN,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import Tally, cli, clone, inside, kill, ok, one_line_error, popen, wait_for, write_params
 

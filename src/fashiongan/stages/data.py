@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fashiongan.config import Params
-from fashiongan.data import fetch, preprocess
+from fashiongan.data import preprocess
+from fashiongan.fetch import fetch
 
 
 def fetch_stage(params: Params) -> dict[str, Any]:

@@ -17,8 +17,9 @@ import keras
 from fashiongan import tracking
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.config import Params
-from fashiongan.data import load_manifest, load_split
+from fashiongan.data import load_split
 from fashiongan.errors import FashionGanError
+from fashiongan.fetch import load_manifest
 from fashiongan.fileio import write_json
 from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.paths import (
