@@ -39,7 +39,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fashiongan.config import parse_params  # noqa: E402
+from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.search.gan_objective import GanObjective  # noqa: E402
 from fashiongan.search.types import TrialContext, TrialOutcome  # noqa: E402
 from fashiongan.stages.sweep import sweep_stage  # noqa: E402

@@ -39,7 +39,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fashiongan.config import ClassifierParams, EvaluateParams, load_params, parse_params  # noqa: E402
+from fashiongan.config import ClassifierParams, EvaluateParams  # noqa: E402
+from fashiongan.params_file import load_params, parse_params  # noqa: E402
 from fashiongan.data import scale  # noqa: E402
 from fashiongan.fetch import sample_folder  # noqa: E402
 from fashiongan.idx import read_idx  # noqa: E402

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from fashiongan.detectors import detectors  # noqa: E402
-from fashiongan.config import parse_params  # noqa: E402
+from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.data import scale  # noqa: E402
 from fashiongan.fetch import sample_folder  # noqa: E402
 from fashiongan.idx import read_idx  # noqa: E402

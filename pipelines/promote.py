@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from fashiongan.config import DEFAULT_PARAMS, load_params
+from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.paths import PROMOTE_METRICS
 from fashiongan.stages.promote import promote_stage

@@ -9,7 +9,7 @@ this machine's process to a study in a shared ``search.storage`` (postgresql://.
 
 import argparse
 
-from fashiongan.config import load_params
+from fashiongan.params_file import load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.stages.sweep import sweep_stage, worker_stage
 

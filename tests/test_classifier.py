@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from metrics_support import sample_data, trained_classifier
 
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import save_keras
 from fashiongan.metrics.classifier import (

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashiongan.config import Params, ParamsError, load_params, parse_params
+from fashiongan.config import Params
+from fashiongan.params_file import ParamsError, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

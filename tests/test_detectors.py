@@ -15,7 +15,7 @@ from detector_support import Dummy
 
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.detectors import CollapseDetector, FidRiseDetector, StallDetector, detectors
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.training import train_gan
 
 LN2 = math.log(2)

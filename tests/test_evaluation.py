@@ -11,7 +11,8 @@ import pytest
 from metrics_support import sample_data, sample_real_stats, tiny_generator, trained_classifier
 from PIL import Image
 
-from fashiongan.config import EvaluateParams, parse_params
+from fashiongan.config import EvaluateParams
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 from fashiongan.stages.evaluate import evaluate_stage
 from fashiongan.metrics import inception

@@ -10,7 +10,8 @@ import pytest
 
 from fashiongan.augment import cutout, diff_augment, translate
 from fashiongan.checkpoints import load_checkpoint
-from fashiongan.config import ModelParams, parse_params
+from fashiongan.config import ModelParams
+from fashiongan.params_file import parse_params
 from fashiongan.data import scale
 from fashiongan.fetch import sample_folder
 from fashiongan.idx import read_idx
@@ -89,7 +90,7 @@ def test_preset_training_defaults_and_their_overrides():
 
 
 def test_hinge_needs_logits_and_resize_convolutions_need_modern():
-    from fashiongan.config import ParamsError
+    from fashiongan.params_file import ParamsError
 
     with pytest.raises(ParamsError, match="train.loss=hinge needs model.d_output=linear"):
         parse_params({"model": {"d_output": "sigmoid"}, "train": {"loss": "hinge"}})

@@ -15,7 +15,7 @@ from PIL import Image
 from fashiongan import images, registry, tracking
 from fashiongan.stages.promote import promote_stage
 from fashiongan.stages import sample
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 
 LATENT = 8

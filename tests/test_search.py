@@ -21,7 +21,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 from fashiongan.search.claiming import STALE_REASON, counted_trials
 from fashiongan.search.objective import run_objective

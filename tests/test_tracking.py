@@ -16,7 +16,7 @@ from mlflow_server import free_port, local_store, mlflow_db_template, mlflow_ser
 from PIL import Image
 
 from fashiongan import tracking
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 
 LATENT = 8

@@ -16,7 +16,7 @@ from detector_support import Dummy
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.detectors import CollapseDetector, DivergenceDetector, StallDetector, detectors
 from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.paths import CHECKPOINT_NAME
 from fashiongan.stages.train import train_stage
 from fashiongan.training import build_gan, train_gan

@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer
 
-from fashiongan.config import DEFAULT_PARAMS, Params, load_params
+from fashiongan.config import Params
+from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.overrides import resolve_params
 from fashiongan.params_doc import params_help

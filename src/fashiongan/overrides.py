@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from fashiongan.config import Params, ParamsError, load_params, parse_params
+from fashiongan.config import Params
+from fashiongan.params_file import ParamsError, load_params, parse_params
 
 
 def resolve_params(path: Path, overrides: list[str] | None) -> Params:

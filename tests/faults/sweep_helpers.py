@@ -48,7 +48,7 @@ def progress(folder: Path) -> list[tuple[int, int, int]]:
 
 
 def main() -> None:
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.errors import exit_on_error
     from fashiongan.stages.sweep import sweep_stage
 

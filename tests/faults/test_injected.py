@@ -52,7 +52,7 @@ SWEEP = [sys.executable, "-c", "from faults.sweep_helpers import main; main()"]
 
 def rerun_train(project: Path) -> dict:
     """The re-run after a fault: the train stage, in this process (one TensorFlow start-up fewer)."""
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.stages.train import train_stage
 
     with inside(project):
@@ -183,7 +183,7 @@ def test_sweep_worker_killed_mid_trial_finishes_the_study_once(tmp_path: Path, t
     import optuna
     from optuna.trial import TrialState
 
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.search.claiming import counted_trials
     from fashiongan.search.space import make_plan
     from fashiongan.search.storage import open_storage
@@ -270,7 +270,7 @@ def test_promotion_killed_midway_never_leaves_the_alias_missing(tmp_path: Path, 
     champion is a complete version (old or new), and a re-run completes the promotion."""
     from fashiongan import registry, tracking
     from fashiongan.stages.promote import promote_stage
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
 
     write_params(tmp_path, tracking={"uri": local_store(tmp_path)})
     params = load_params(tmp_path / "params.yaml")

@@ -55,7 +55,7 @@ def listeners(port: int) -> set[str]:
 def test_every_server_listens_on_loopback_only(tmp_path: Path, mlflow_server: str, postgres_url: str,
                                                tally: Tally) -> None:
     from fashiongan import tracking
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
 
     handled = False
     try:
@@ -102,7 +102,7 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
     import mlflow
 
     from fashiongan import tracking
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.errors import FashionGanError
     from fashiongan.models import load_generator
 
@@ -151,7 +151,7 @@ SECRETS = {
 
 def test_secret_looking_values_never_reach_the_tracking_store(prepared: Path, tmp_path: Path, tally: Tally,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.stages.train import train_stage
 
     handled = False

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fashiongan.config import Params, load_params
+from fashiongan.config import Params
+from fashiongan.params_file import load_params
 from fashiongan.errors import exit_on_error
 
 R = TypeVar("R")
