@@ -22,9 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from fashiongan.config import ClassifierParams, EvaluateParams, ModelParams
-from fashiongan.data import load_split, read_idx, sample_folder, scale
+from fashiongan.data import load_split, scale
+from fashiongan.fetch import sample_folder
+from fashiongan.idx import read_idx
 from fashiongan.metrics.classifier import FeatureExtractor, train_classifier, weights_digest
-from fashiongan.metrics.evaluator import FashionEvaluator, generate_images
+from fashiongan.images import generate_images
+from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.metrics.frechet import feature_statistics, frechet_distance, kernel_distance
 from fashiongan.metrics.real_stats import compute_real_stats
 from fashiongan.models import build_generator

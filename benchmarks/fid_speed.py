@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from fashiongan.metrics import inception
+from fashiongan.metrics import inception, inception_net, inception_weights
 
 FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
 
@@ -71,12 +71,12 @@ def timed(func: Callable[[], object]) -> tuple[float, float]:
 
 def inception_throughput(n: int, batch_size: int, repeats: int) -> None:
     """(b): optimised features vs plain ``model.predict`` on pre-resized inputs, side by side."""
-    weights = inception.load_inception_weights()
+    weights = inception_weights.load_inception_weights()
     fast = inception.cached_inception()
-    plain = inception.build_plain_inception(weights)
+    plain = inception_net.build_plain_inception(weights)
     images = np.random.default_rng(0).uniform(-1, 1, (n, 28, 28, 1)).astype(np.float32)
-    matrix = inception.tf1_resize_matrix()
-    scaled = (inception.to_uint8(images[..., 0]).astype(np.float32) - 128) / 128
+    matrix = inception_net.tf1_resize_matrix()
+    scaled = (inception_net.to_uint8(images[..., 0]).astype(np.float32) - 128) / 128
     resized = np.repeat(np.einsum("ji,nik,lk->njl", matrix, scaled, matrix)[..., None], 3, -1).astype(np.float32)
 
     runs = {

@@ -11,7 +11,7 @@ with every trial in one process, peak RSS after the last trial at most 1.2x the 
 The first trial is the grid's smallest model (width 64): RSS steps up once at the first width-256
 trial and once between the two sweeps (the grid's report and re-score), so the RSS after every
 trial is printed too; a leak shows as a climb within a sweep (~30 MiB per trial before
-:func:`fashiongan.search.run_objective` released each trial's TensorFlow graphs).
+:func:`fashiongan.search.objective.run_objective` released each trial's TensorFlow graphs).
 
 Pruning can save at most the epochs after the first report of each pruned trial, so the epoch
 target needs at least 3 epochs per trial (5 Optuna trials, 2 never pruned: >= 9 of the grid's 27).
@@ -39,9 +39,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fashiongan.config import parse_params  # noqa: E402
-from fashiongan.search import TrialContext, TrialOutcome, sweep_stage  # noqa: E402
-from fashiongan.sweep_trial import GanObjective  # noqa: E402
+from fashiongan.params_file import parse_params  # noqa: E402
+from fashiongan.search.gan_objective import GanObjective  # noqa: E402
+from fashiongan.search.types import TrialContext, TrialOutcome  # noqa: E402
+from fashiongan.stages.sweep import sweep_stage  # noqa: E402
 
 
 def rss_mib() -> tuple[float, float]:
@@ -76,8 +77,9 @@ class MeasuredObjective(GanObjective):
 
 def prepare_workspace(root: Path, data: str) -> None:
     """fetch -> preprocess -> train_classifier into ``root`` (the benchmark's working directory)."""
-    from fashiongan.data import fetch, preprocess
-    from fashiongan.metrics.classifier import train_classifier_stage
+    from fashiongan.data import preprocess
+    from fashiongan.fetch import fetch
+    from fashiongan.stages.train_classifier import train_classifier_stage
 
     params = parse_params({"data": {"source": data}, "evaluate": {"classifier": {"epochs": 3}}})
     os.chdir(root)

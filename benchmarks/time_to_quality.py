@@ -39,12 +39,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fashiongan.config import ClassifierParams, EvaluateParams, load_params, parse_params  # noqa: E402
-from fashiongan.data import read_idx, sample_folder, scale  # noqa: E402
+from fashiongan.config import ClassifierParams, EvaluateParams  # noqa: E402
+from fashiongan.params_file import load_params, parse_params  # noqa: E402
+from fashiongan.data import scale  # noqa: E402
+from fashiongan.fetch import sample_folder  # noqa: E402
+from fashiongan.idx import read_idx  # noqa: E402
 from fashiongan.metrics.classifier import FeatureExtractor, accuracy, train_classifier, weights_digest  # noqa: E402
 from fashiongan.metrics.evaluator import FashionEvaluator  # noqa: E402
 from fashiongan.metrics.real_stats import compute_real_stats  # noqa: E402
 from fashiongan.training import train_gan  # noqa: E402
+from tutorial_step import tutorial_train_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_FULL = ROOT.parent / "shared" / "data" / "fashion-mnist-reconstructed"
@@ -181,25 +185,9 @@ def train_peer(x: np.ndarray, budget: float, seed: int = 42) -> dict[str, Any]:
     """The tutorial's loop: BUFFER_SIZE = all images, BATCH_SIZE = 256, Adam(1e-4), until the clock stops it."""
     keras.utils.set_random_seed(seed)
     generator, discriminator = _peer_generator(), _peer_discriminator()
-    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
     g_opt, d_opt = keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4)
     batch_size = 256
-
-    @tf.function
-    def train_step(images):
-        noise = tf.random.normal([batch_size, 100])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = generator(noise, training=True)
-            real_output = discriminator(images, training=True)
-            fake_output = discriminator(generated_images, training=True)
-            gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
-            disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
-                tf.zeros_like(fake_output), fake_output
-            )
-        g_opt.apply_gradients(zip(gen_tape.gradient(gen_loss, generator.trainable_variables), generator.trainable_variables))
-        d_opt.apply_gradients(
-            zip(disc_tape.gradient(disc_loss, discriminator.trainable_variables), discriminator.trainable_variables)
-        )
+    train_step = tutorial_train_step(generator, discriminator, g_opt, d_opt, batch_size, latent_dim=100)
 
     dataset = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).batch(batch_size, drop_remainder=True)
     clock = Clock(budget, generator.get_weights)

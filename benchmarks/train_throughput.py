@@ -34,13 +34,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fashiongan.callbacks import detectors  # noqa: E402
-from fashiongan.config import parse_params  # noqa: E402
-from fashiongan.data import read_idx, sample_folder, scale  # noqa: E402
+from fashiongan.detectors import detectors  # noqa: E402
+from fashiongan.params_file import parse_params  # noqa: E402
+from fashiongan.data import scale  # noqa: E402
+from fashiongan.fetch import sample_folder  # noqa: E402
+from fashiongan.idx import read_idx  # noqa: E402
 from fashiongan.gan import make_dataset  # noqa: E402
 from fashiongan.models import build_models  # noqa: E402
 from fashiongan.presets import resolve_model_params, resolve_training  # noqa: E402
 from fashiongan.training import build_gan  # noqa: E402
+from tutorial_step import tutorial_train_step  # noqa: E402
 
 
 def forward_flops(model: keras.Model) -> int:
@@ -74,24 +77,8 @@ def cpu_peak_flops() -> tuple[float, str]:
 def plain_loop(spec, x: np.ndarray, batch_size: int, lr: float, beta_1: float):
     """The DCGAN tutorial's training loop on the same architecture; returns ``run(steps)``."""
     generator, discriminator = build_models(spec)
-    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
     g_opt, d_opt = keras.optimizers.Adam(lr, beta_1=beta_1), keras.optimizers.Adam(lr, beta_1=beta_1)
-
-    @tf.function
-    def train_step(images):
-        noise = tf.random.normal([batch_size, spec.latent_dim])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated = generator(noise, training=True)
-            real_output = discriminator(images, training=True)
-            fake_output = discriminator(generated, training=True)
-            gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
-            disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
-                tf.zeros_like(fake_output), fake_output
-            )
-        g_opt.apply(gen_tape.gradient(gen_loss, generator.trainable_variables), generator.trainable_variables)
-        d_opt.apply(disc_tape.gradient(disc_loss, discriminator.trainable_variables), discriminator.trainable_variables)
-        return gen_loss, disc_loss
-
+    train_step = tutorial_train_step(generator, discriminator, g_opt, d_opt, batch_size, spec.latent_dim)
     data = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x)).batch(batch_size, drop_remainder=True).repeat()
     batches = iter(data)
 

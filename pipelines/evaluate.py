@@ -4,20 +4,19 @@ Run: ``python pipelines/evaluate.py`` (reads ``evaluate.*`` from params.yaml; ne
 train_classifier and train stages' outputs).
 """
 
-from fashiongan.config import load_params
-from fashiongan.errors import exit_on_error
-from fashiongan.evaluation import EVALUATE_METRICS_PATH, evaluate_stage
+from fashiongan.paths import EVALUATE_METRICS
+from fashiongan.stages import run_stage
+from fashiongan.stages.evaluate import evaluate_stage
 
 
-@exit_on_error
-def main() -> None:
-    result = evaluate_stage(load_params())
+def describe(result: dict) -> str:
+    """One line: each FID beside its sample count, and the classes covered."""
     p = result["protocol"]
     line = f"fid_fashion {result['fid_fashion']:.3f} (n={p['n_samples']} vs {p['n_real']} real {p['real_split']} images)"
     if "fid_inception" in result:
         line += f", fid_inception {result['fid_inception']:.2f} (n={p['fid_inception_n_samples']})"
-    print(f"{line}, {result['classes_covered']} classes covered -> {EVALUATE_METRICS_PATH}")
+    return f"{line}, {result['classes_covered']} classes covered -> {EVALUATE_METRICS}"
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(evaluate_stage, describe)

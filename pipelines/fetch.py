@@ -3,16 +3,8 @@
 Run: ``python pipelines/fetch.py`` (reads params.yaml; ``data.source`` picks the source).
 """
 
-from fashiongan.config import load_params
-from fashiongan.data import fetch
-from fashiongan.errors import exit_on_error
-
-
-@exit_on_error
-def main() -> None:
-    manifest = fetch(load_params().data)
-    print(f"fetched {manifest['counts']} images from {manifest['source']} ({manifest['location']})")
-
+from fashiongan.stages import run_stage
+from fashiongan.stages.data import fetch_stage
 
 if __name__ == "__main__":
-    main()
+    run_stage(fetch_stage, lambda m: f"fetched {m['counts']} images from {m['source']} ({m['location']})")

@@ -3,16 +3,8 @@
 Run: ``python pipelines/preprocess.py`` (reads ``data.*`` from params.yaml).
 """
 
-from fashiongan.config import load_params
-from fashiongan.data import preprocess
-from fashiongan.errors import exit_on_error
-
-
-@exit_on_error
-def main() -> None:
-    meta = preprocess(load_params().data)
-    print(f"train images: {meta['train']['count']}, held-out test images: {meta['test']['count']}")
-
+from fashiongan.stages import run_stage
+from fashiongan.stages.data import preprocess_stage
 
 if __name__ == "__main__":
-    main()
+    run_stage(preprocess_stage, lambda m: f"train images: {m['train']['count']}, held-out test images: {m['test']['count']}")

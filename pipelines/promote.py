@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from fashiongan.config import DEFAULT_PARAMS, load_params
+from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
-from fashiongan.registry import PROMOTE_JSON, promote_stage
+from fashiongan.paths import PROMOTE_METRICS
+from fashiongan.stages.promote import promote_stage
 
 
 @exit_on_error
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="promote even if not better or under another protocol")
     args = parser.parse_args(argv)
     result = promote_stage(load_params(args.params), force=args.force)
-    print(f"{'promoted' if result['promoted'] else 'kept champion'}: {result['reason']} ({PROMOTE_JSON})")
+    print(f"{'promoted' if result['promoted'] else 'kept champion'}: {result['reason']} ({PROMOTE_METRICS})")
 
 
 if __name__ == "__main__":

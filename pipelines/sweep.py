@@ -9,9 +9,9 @@ this machine's process to a study in a shared ``search.storage`` (postgresql://.
 
 import argparse
 
-from fashiongan.config import load_params
+from fashiongan.params_file import load_params
 from fashiongan.errors import exit_on_error
-from fashiongan.search import sweep_stage, worker_main
+from fashiongan.stages.sweep import sweep_stage, worker_stage
 
 
 @exit_on_error
@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     if args.worker:
-        print(f"trials run by this worker: {worker_main(params)}")
+        print(f"trials run by this worker: {worker_stage(params)}")
         return
     best = sweep_stage(params, workers=args.workers)
     print(f"best {best['metric']} {best['value']:.4g} (trial {best['trial']}): {best['params']}")

@@ -8,21 +8,20 @@ train_classifier stage's outputs exist.
 Run: ``python pipelines/train.py`` (reads ``model.*`` and ``train.*`` from params.yaml).
 """
 
-from fashiongan.config import load_params
-from fashiongan.errors import exit_on_error
-from fashiongan.training import TRAIN_METRICS, train_stage
+from fashiongan.paths import TRAIN_METRICS
+from fashiongan.stages import run_stage
+from fashiongan.stages.train import train_stage
 
 
-@exit_on_error
-def main() -> None:
-    s = train_stage(load_params())
+def describe(s: dict) -> str:
+    """One line: epochs, preset, final losses, the last FID and why training stopped."""
     line = f"{s['epochs_trained']} epochs ({s['model']['preset']}), d_loss {s['d_loss']:.4f}, g_loss {s['g_loss']:.4f}"
     if "fid_fashion" in s:
         line += f", fid_fashion {s['fid_fashion']:.2f} (epoch {s['scored_epoch']})"
     if s["stop_reason"]:
         line += f", stopped: {s['stop_reason']}"
-    print(f"{line} -> {TRAIN_METRICS}")
+    return f"{line} -> {TRAIN_METRICS}"
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(train_stage, describe)

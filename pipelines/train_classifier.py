@@ -5,15 +5,13 @@ Writes models/classifier.keras, models/real_stats.npz and metrics/classifier.jso
 Run: ``python pipelines/train_classifier.py`` (reads ``evaluate.*`` from params.yaml).
 """
 
-from fashiongan.config import load_params
-from fashiongan.errors import exit_on_error
-from fashiongan.metrics.classifier import train_classifier_stage
+from fashiongan.stages import run_stage
+from fashiongan.stages.train_classifier import train_classifier_stage
 
 
-@exit_on_error
-def main() -> None:
-    summary = train_classifier_stage(load_params())
-    print(
+def describe(summary: dict) -> str:
+    """One line: the classifier's accuracy and what the real statistics were computed on."""
+    return (
         f"classifier test accuracy {summary['test_accuracy']:.4f} ({summary['n_train']} train / "
         f"{summary['n_test']} test images, {summary['epochs']} epochs, {summary['train_seconds']} s); "
         f"real statistics of {summary['n_real']} {summary['real_split']} images, hash {summary['real_stats_hash']}"
@@ -21,4 +19,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(train_classifier_stage, describe)

@@ -1,4 +1,4 @@
-"""Shared fixtures: data locations and a quiet TensorFlow."""
+"""Shared fixtures: data locations, the training tests' images and a quiet TensorFlow."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,9 +17,19 @@ SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The genuine sample bundled in the package (always present)."""
-    from fashiongan.data import sample_folder
+    from fashiongan.fetch import sample_folder
 
     return sample_folder()
+
+
+@pytest.fixture(scope="module")
+def sample_x() -> np.ndarray:
+    """The first 256 images of the bundled genuine sample, in [-1, 1] (one copy per test module)."""
+    from fashiongan.data import scale
+    from fashiongan.fetch import sample_folder
+    from fashiongan.idx import read_idx
+
+    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ import keras
 import numpy as np
 
 from fashiongan.config import ClassifierParams
-from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.data import scale
+from fashiongan.fetch import sample_folder
+from fashiongan.idx import read_idx
 from fashiongan.metrics.classifier import FeatureExtractor, train_classifier, weights_digest
 from fashiongan.metrics.real_stats import RealStats, compute_real_stats
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from metrics_support import sample_data, trained_classifier
 
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
+from fashiongan.fileio import save_keras
 from fashiongan.metrics.classifier import (
     EMBEDDING_DIM,
     FeatureExtractor,
@@ -17,12 +18,11 @@ from fashiongan.metrics.classifier import (
     build_classifier,
     check_images,
     load_classifier,
-    save_model_atomic,
-    train_classifier_stage,
     weights_digest,
 )
 from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.metrics.real_stats import RealStats
+from fashiongan.stages.train_classifier import train_classifier_stage
 
 
 def test_classifier_has_an_embedding_and_ten_logits():
@@ -63,7 +63,7 @@ def test_bad_images_raise_one_line_errors(images, message):
 
 def test_save_is_atomic_and_round_trips_the_weights(tmp_path):
     model = trained_classifier()
-    path = save_model_atomic(model, tmp_path / "models" / "classifier.keras")
+    path = save_keras(model, tmp_path / "models" / "classifier.keras")
     assert [p.name for p in path.parent.iterdir()] == ["classifier.keras"]
     assert weights_digest(load_classifier(path)) == weights_digest(model)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashiongan.config import Params, ParamsError, load_params, parse_params
+from fashiongan.config import Params
+from fashiongan.params_file import ParamsError, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ def test_cli_rejects_bad_params_before_work(tmp_path: Path) -> None:
 
 
 def test_cli_set_overrides(tmp_path: Path) -> None:
-    from fashiongan.cli import resolve_params
+    from fashiongan.overrides import resolve_params
 
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  epochs: 3\n")

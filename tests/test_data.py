@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashiongan import data
+from fashiongan import data, fetch, idx
 from fashiongan.config import DataParams
 from fashiongan.errors import FashionGanError
 
@@ -27,7 +27,7 @@ def write_idx(path: Path, magic: int, dims: tuple[int, ...], payload: bytes, com
 
 def copy_folder(src: Path, dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
-    for spec in data.OFFICIAL_FILES:
+    for spec in fetch.OFFICIAL_FILES:
         shutil.copy(src / spec.name, dst / spec.name)
     return dst
 
@@ -35,10 +35,10 @@ def copy_folder(src: Path, dst: Path) -> Path:
 def test_read_idx_valid(tmp_path: Path) -> None:
     images = write_idx(tmp_path / "i.gz", 2051, (2, 28, 28), bytes(range(256)) * 6 + bytes(32))
     labels = write_idx(tmp_path / "l.gz", 2049, (2,), bytes([3, 9]))
-    assert data.read_idx(images).shape == (2, 28, 28)
-    assert data.read_idx(labels).tolist() == [3, 9]
+    assert idx.read_idx(images).shape == (2, 28, 28)
+    assert idx.read_idx(labels).tolist() == [3, 9]
     plain = write_idx(tmp_path / "l.idx", 2049, (1,), bytes([4]), compress=False)
-    assert data.read_idx(plain).tolist() == [4]
+    assert idx.read_idx(plain).tolist() == [4]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_read_idx_valid(tmp_path: Path) -> None:
 def test_read_idx_rejects(tmp_path: Path, magic: int, dims: tuple, payload: bytes, message: str) -> None:
     path = write_idx(tmp_path / "bad.gz", magic, dims, payload)
     with pytest.raises(FashionGanError, match=message) as info:
-        data.read_idx(path)
+        idx.read_idx(path)
     assert str(path) in str(info.value)
 
 
@@ -63,24 +63,24 @@ def test_read_idx_truncated_gzip(tmp_path: Path, sample_dir: Path) -> None:
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(blob[: len(blob) // 2])
     with pytest.raises(FashionGanError, match="corrupt or truncated gzip"):
-        data.read_idx(path)
+        idx.read_idx(path)
 
 
 def test_mirror_source_writes_manifest(tmp_path: Path, mirror_dir: Path) -> None:
     mirror = copy_folder(mirror_dir, tmp_path / "mirror")
-    manifest = data.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
+    manifest = fetch.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
     assert manifest["source"] == "mirror"
-    assert manifest["counts"]["train"] == data.read_idx(mirror / "train-labels-idx1-ubyte.gz").shape[0]
+    assert manifest["counts"]["train"] == idx.read_idx(mirror / "train-labels-idx1-ubyte.gz").shape[0]
     assert (tmp_path / "raw" / "manifest.json").is_file()
-    for spec in data.OFFICIAL_FILES:
-        assert manifest["files"][spec.name]["sha256"] == data.file_digest(tmp_path / "raw" / spec.name)
+    for spec in fetch.OFFICIAL_FILES:
+        assert manifest["files"][spec.name]["sha256"] == fetch.file_digest(tmp_path / "raw" / spec.name)
 
 
 def test_mirror_count_mismatch(tmp_path: Path, sample_dir: Path) -> None:
     mirror = copy_folder(sample_dir, tmp_path / "mirror")
     write_idx(mirror / "t10k-labels-idx1-ubyte.gz", 2049, (3,), bytes([1, 2, 3]))
     with pytest.raises(FashionGanError, match="1000 images but 3 labels"):
-        data.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
+        fetch.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
     assert not (tmp_path / "raw" / "manifest.json").exists()
 
 
@@ -91,15 +91,15 @@ def test_mirror_checksum_mismatch(tmp_path: Path, sample_dir: Path) -> None:
     blob[-10] ^= 0xFF
     (mirror / "train-labels-idx1-ubyte.gz").write_bytes(bytes(blob))
     with pytest.raises(FashionGanError, match="does not match SHA256SUMS"):
-        data.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
+        fetch.fetch(DataParams(source=str(mirror)), raw_dir=tmp_path / "raw")
 
 
 def test_empty_or_missing_mirror(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FashionGanError, match="lacks train-images"):
-        data.fetch(DataParams(source=str(tmp_path / "empty")), raw_dir=tmp_path / "raw")
+        fetch.fetch(DataParams(source=str(tmp_path / "empty")), raw_dir=tmp_path / "raw")
     with pytest.raises(FashionGanError, match="does not exist"):
-        data.fetch(DataParams(source=str(tmp_path / "nowhere")), raw_dir=tmp_path / "raw")
+        fetch.fetch(DataParams(source=str(tmp_path / "nowhere")), raw_dir=tmp_path / "raw")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -136,17 +136,17 @@ def file_server(sample_dir: Path) -> Iterator[str]:
 def sample_as_official(monkeypatch: pytest.MonkeyPatch, sample_dir: Path) -> None:
     """Pretend the bundled sample's md5s are the official ones, so downloads can be served locally."""
     specs = tuple(
-        data.OfficialFile(s.name, s.split, s.kind, (sample_dir / s.name).stat().st_size,
+        fetch.OfficialFile(s.name, s.split, s.kind, (sample_dir / s.name).stat().st_size,
                           hashlib.md5((sample_dir / s.name).read_bytes()).hexdigest())
-        for s in data.OFFICIAL_FILES
+        for s in fetch.OFFICIAL_FILES
     )
-    monkeypatch.setattr(data, "OFFICIAL_FILES", specs)
+    monkeypatch.setattr(fetch, "OFFICIAL_FILES", specs)
 
 
 @pytest.mark.usefixtures("sample_as_official")
 def test_official_download_verifies_and_falls_back_to_mirror_url(tmp_path: Path, file_server: str) -> None:
     params = DataParams(source="official", retries=1, timeout_s=5)
-    manifest = data.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/", file_server))
+    manifest = fetch.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/", file_server))
     assert manifest["source"] == "official" and manifest["official_checksums"]
     assert not list((tmp_path / "raw").glob(".*.part"))
 
@@ -155,45 +155,45 @@ def test_official_download_verifies_and_falls_back_to_mirror_url(tmp_path: Path,
 def test_interrupted_download_leaves_nothing(tmp_path: Path, file_server: str) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    spec = data.OFFICIAL_FILES[0]
+    spec = fetch.OFFICIAL_FILES[0]
     with pytest.raises(Exception):
-        data.download(file_server + "cut/" + spec.name, raw / spec.name, spec.md5, timeout=5)
+        fetch.download(file_server + "cut/" + spec.name, raw / spec.name, spec.md5, timeout=5)
     assert list(raw.iterdir()) == []
 
 
 def test_checksum_mismatch_download_leaves_nothing(tmp_path: Path, file_server: str) -> None:
-    spec = data.OFFICIAL_FILES[1]
+    spec = fetch.OFFICIAL_FILES[1]
     with pytest.raises(FashionGanError, match="does not match the official"):
-        data.download(file_server + spec.name, tmp_path / spec.name, spec.md5, timeout=5)
+        fetch.download(file_server + spec.name, tmp_path / spec.name, spec.md5, timeout=5)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_auto_falls_back_to_sample_offline(tmp_path: Path) -> None:
     params = DataParams(source="auto", retries=1, timeout_s=2)
     with pytest.warns(UserWarning, match="OFFICIAL DOWNLOAD FAILED"):
-        manifest = data.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/",))
+        manifest = fetch.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/",))
     assert manifest["source"] == "sample"
     assert manifest["counts"] == {"train": 2000, "test": 1000}
 
 
 def test_official_source_does_not_fall_back(tmp_path: Path) -> None:
     params = DataParams(source="official", retries=1, timeout_s=2)
-    with pytest.raises(data.NetworkUnavailable, match="could not download"):
-        data.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/",))
+    with pytest.raises(fetch.NetworkUnavailable, match="could not download"):
+        fetch.fetch(params, raw_dir=tmp_path / "raw", urls=("http://127.0.0.1:9/",))
     assert not (tmp_path / "raw" / "manifest.json").exists()
 
 
 def test_sample_checksums_are_recorded(sample_dir: Path) -> None:
-    sums = data._read_sums(sample_dir)
-    assert set(sums) == {s.name for s in data.OFFICIAL_FILES}
+    sums = fetch._read_sums(sample_dir)
+    assert set(sums) == {s.name for s in fetch.OFFICIAL_FILES}
     for name, digest in sums.items():
-        assert data.file_digest(sample_dir / name) == digest
+        assert fetch.file_digest(sample_dir / name) == digest
 
 
 @pytest.fixture()
 def fetched(tmp_path: Path) -> Path:
     raw = tmp_path / "raw"
-    data.fetch(DataParams(source="sample"), raw_dir=raw)
+    fetch.fetch(DataParams(source="sample"), raw_dir=raw)
     return raw
 
 

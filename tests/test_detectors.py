@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from detector_support import Dummy
 
-from fashiongan.callbacks import CollapseDetector, EpochEvaluator, FidRiseDetector, StallDetector, detectors
-from fashiongan.config import parse_params
-from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.callbacks import EpochEvaluator
+from fashiongan.detectors import CollapseDetector, FidRiseDetector, StallDetector, detectors
+from fashiongan.params_file import parse_params
 from fashiongan.training import train_gan
 
 LN2 = math.log(2)
@@ -24,19 +25,6 @@ HEALTHY = [
      "fid_fashion": 150.0 / (1 + i), "classes_covered": 9}
     for i in range(10)
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sample_x() -> np.ndarray:
-    """The first 256 images of the bundled genuine sample, in [-1, 1]."""
-    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
-
-
-class Dummy:
-    """Stands in for the model a callback watches."""
-
-    stop_training = False
-    stop_reason = None
 
 
 def feed(callback, rows, start: int = 0) -> Dummy:
@@ -229,8 +217,8 @@ def test_a_real_sigmoid_as_logits_run_stops_as_stalled_and_says_so_everywhere(sa
     from mlflow import MlflowClient
 
     from fashiongan.config import DataParams
-    from fashiongan.data import fetch
-    from fashiongan.training import train_stage
+    from fashiongan.fetch import fetch
+    from fashiongan.stages.train import train_stage
 
     fetch(DataParams(source="sample"), raw_dir=tmp_path / "data" / "raw")
     (tmp_path / "data" / "processed").mkdir()
@@ -315,8 +303,9 @@ def test_a_sweep_trial_the_stall_detector_stops_is_pruned_with_the_stall_as_reas
 
     from metrics_support import sample_real_stats, trained_classifier
 
-    from fashiongan.search import TrialContext, run_objective
-    from fashiongan.sweep_trial import GanObjective
+    from fashiongan.search.gan_objective import GanObjective
+    from fashiongan.search.objective import run_objective
+    from fashiongan.search.types import TrialContext
 
     np.savez(tmp_path / "train.npz", x=sample_x[:128], y=np.zeros(128, np.int64))
     trained_classifier().save(tmp_path / "classifier.keras")

@@ -11,12 +11,15 @@ import pytest
 from metrics_support import sample_data, sample_real_stats, tiny_generator, trained_classifier
 from PIL import Image
 
-from fashiongan.config import EvaluateParams, parse_params
+from fashiongan.config import EvaluateParams
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
-from fashiongan.evaluation import evaluate_stage
+from fashiongan.stages.evaluate import evaluate_stage
 from fashiongan.metrics import inception
-from fashiongan.metrics.classifier import build_classifier, save_model_atomic
-from fashiongan.metrics.evaluator import METRIC_KEYS, FashionEvaluator, generate_images
+from fashiongan.fileio import save_keras
+from fashiongan.images import generate_images
+from fashiongan.metrics.classifier import build_classifier
+from fashiongan.metrics.evaluator import METRIC_KEYS, FashionEvaluator
 
 SMALL = EvaluateParams(n_samples=200, kid_subsets=3, kid_subset_size=100, batch_size=64)
 
@@ -30,7 +33,7 @@ def evaluator() -> FashionEvaluator:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder with the classifier, real statistics, processed test data and a generator."""
     _, _, x_test, y_test = sample_data()
-    save_model_atomic(trained_classifier(), tmp_path / "models" / "classifier.keras")
+    save_keras(trained_classifier(), tmp_path / "models" / "classifier.keras")
     sample_real_stats().save(tmp_path / "models" / "real_stats.npz")
     (tmp_path / "data" / "processed").mkdir(parents=True)
     np.savez(tmp_path / "data" / "processed" / "test.npz", x=x_test, y=y_test)

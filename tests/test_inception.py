@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from fashiongan.errors import FashionGanError
-from fashiongan.metrics import inception
+from fashiongan.metrics import frechet, inception, inception_net, inception_weights
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inception_reference.npz"
 TOLERANCE = 1e-4
@@ -24,7 +24,7 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def weights() -> dict[str, np.ndarray]:
-    return inception.load_inception_weights()
+    return inception_weights.load_inception_weights()
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +45,16 @@ def test_weights_load_every_tensor(weights):
 
 def test_corrupted_weights_file_fails_loudly(tmp_path):
     copy = tmp_path / "default_1.pt"
-    shutil.copyfile(inception.default_weights_path(), copy)
+    shutil.copyfile(inception_weights.default_weights_path(), copy)
     with open(copy, "r+b") as fh:
         fh.seek(40_000_000)
         byte = fh.read(1)
         fh.seek(40_000_000)
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(FashionGanError, match="sha256") as err:
-        inception.load_inception_weights(copy)
+        inception_weights.load_inception_weights(copy)
     message = str(err.value)
-    assert str(copy) in message and inception.WEIGHTS_SHA256 in message and "reinstall" in message
+    assert str(copy) in message and inception_weights.WEIGHTS_SHA256 in message and "reinstall" in message
 
 
 def test_missing_package_names_the_install_command(monkeypatch):
@@ -63,15 +63,15 @@ def test_missing_package_names_the_install_command(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
     with pytest.raises(FashionGanError, match="make inception"):
-        inception.load_inception_weights()
+        inception_weights.load_inception_weights()
 
 
 def test_conv_geometry_matches_the_torchscript_file(weights):
-    specs = inception.read_conv_specs()
+    specs = inception_weights.read_conv_specs()
     assert len(specs) == 94
     for name, (stride, padding) in specs.items():
         kh, kw = weights[f"{name}.weight"].shape[2:]
-        expected_stride, mode = inception._conv_geometry(name)
+        expected_stride, mode = inception_net._conv_geometry(name)
         same = [(kh - 1) // 2, (kw - 1) // 2]
         assert (stride, padding) == (expected_stride, same if mode == "same" else [0, 0]), name
 
@@ -85,25 +85,25 @@ def test_resize_matrix_matches_direct_tf1_formula():
         right = min(left + 1, in_size - 1)
         expected[j, left] += 1 - (src - left)
         expected[j, right] += src - left
-    np.testing.assert_allclose(inception.tf1_resize_matrix(in_size, out_size), expected, atol=1e-12)
+    np.testing.assert_allclose(inception_net.tf1_resize_matrix(in_size, out_size), expected, atol=1e-12)
 
 
 def test_resize_matrix_equals_tf1_resize_bilinear():
     image = np.random.default_rng(0).uniform(0, 255, (1, 28, 28, 1))
     tf1 = tf.raw_ops.ResizeBilinear(images=image, size=[299, 299], align_corners=False, half_pixel_centers=False)
-    matrix = inception.tf1_resize_matrix()
+    matrix = inception_net.tf1_resize_matrix()
     np.testing.assert_allclose(matrix @ image[0, ..., 0] @ matrix.T, tf1.numpy()[0, ..., 0], rtol=0, atol=1e-3)
 
 
 def test_preprocess_quantises_like_saved_uint8_images():
     pixels = np.arange(256, dtype=np.uint8)
-    assert (inception.to_uint8(pixels / 127.5 - 1.0) == pixels).all()
+    assert (inception_net.to_uint8(pixels / 127.5 - 1.0) == pixels).all()
     x = np.random.default_rng(1).uniform(-1.2, 1.2, (3, 28, 28, 1)).astype(np.float32)
-    saved = inception.to_uint8(x).astype(np.float32) / 127.5 - 1.0
-    layer = inception.TF1Preprocess()
+    saved = inception_net.to_uint8(x).astype(np.float32) / 127.5 - 1.0
+    layer = inception_net.TF1Preprocess()
     np.testing.assert_array_equal(np.asarray(layer(x)), np.asarray(layer(saved)))
-    matrix = inception.tf1_resize_matrix()
-    direct = matrix @ ((inception.to_uint8(x[0, ..., 0]).astype(np.float64) - 128) / 128) @ matrix.T
+    matrix = inception_net.tf1_resize_matrix()
+    direct = matrix @ ((inception_net.to_uint8(x[0, ..., 0]).astype(np.float64) - 128) / 128) @ matrix.T
     np.testing.assert_allclose(np.asarray(layer(x))[0, ..., 0], direct, atol=1e-5)
 
 
@@ -136,7 +136,7 @@ def test_fid_compares_generated_with_real_features(monkeypatch):
     shifted = np.clip(real + 0.3, -1, 1)
     assert abs(inception.inception_fid(real, real)) < 1e-6
     fid = inception.inception_fid(shifted, real)
-    mu_s, sigma_s = inception.feature_statistics(pixel_features(shifted, 1))
-    mu_r, sigma_r = inception.feature_statistics(pixel_features(real, 1))
+    mu_s, sigma_s = frechet.feature_statistics(pixel_features(shifted, 1))
+    mu_r, sigma_r = frechet.feature_statistics(pixel_features(real, 1))
     assert fid > 1e-3
-    assert fid == pytest.approx(inception.frechet_distance(mu_s, sigma_s, mu_r, sigma_r))
+    assert fid == pytest.approx(frechet.frechet_distance(mu_s, sigma_s, mu_r, sigma_r))

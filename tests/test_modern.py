@@ -10,10 +10,14 @@ import pytest
 
 from fashiongan.augment import cutout, diff_augment, translate
 from fashiongan.checkpoints import load_checkpoint
-from fashiongan.config import ModelParams, parse_params
-from fashiongan.data import read_idx, sample_folder, scale
+from fashiongan.config import ModelParams
+from fashiongan.params_file import parse_params
+from fashiongan.data import scale
+from fashiongan.fetch import sample_folder
+from fashiongan.idx import read_idx
 from fashiongan.gan import gan_losses
-from fashiongan.models import build_models, load_model_file
+from fashiongan.fileio import load_keras
+from fashiongan.models import build_models
 from fashiongan.presets import resolve_model_params, resolve_training
 from fashiongan.training import build_gan, train_gan
 
@@ -90,7 +94,7 @@ def test_preset_training_defaults_and_their_overrides():
 
 
 def test_hinge_needs_logits_and_resize_convolutions_need_modern():
-    from fashiongan.config import ParamsError
+    from fashiongan.params_file import ParamsError
 
     with pytest.raises(ParamsError, match="train.loss=hinge needs model.d_output=linear"):
         parse_params({"model": {"d_output": "sigmoid"}, "train": {"loss": "hinge"}})
@@ -172,7 +176,7 @@ def test_short_run_moves_losses_saves_the_average_and_resumes_it(sample_x, tmp_p
     assert state is not None and state.epoch == 2
     raw, average = gan.generator.get_weights(), gan.ema_generator.get_weights()
     assert any(not np.allclose(r, a) for r, a in zip(raw, average, strict=True))
-    saved = load_model_file(tmp_path / "models" / "generator.keras", "generator", "retrain")
+    saved = load_keras(tmp_path / "models" / "generator.keras", "generator", "retrain")
     for s, a in zip(saved.get_weights(), average, strict=True):
         np.testing.assert_array_equal(s, a)  # the saved generator is the average, not the raw weights
     # Resume for a third epoch: the averaged weights continue from the checkpoint's, not from scratch.

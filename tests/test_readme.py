@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fashiongan.cli import params_table
-from fashiongan.config import load_params
+from fashiongan.params_doc import params_table
+from fashiongan.params_file import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

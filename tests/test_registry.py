@@ -12,8 +12,10 @@ from mlflow import MlflowClient
 from mlflow_server import local_store, mlflow_db_template, mlflow_server  # noqa: F401
 from PIL import Image
 
-from fashiongan import registry, tracking
-from fashiongan.config import parse_params
+from fashiongan import images, registry, tracking
+from fashiongan.stages.promote import promote_stage
+from fashiongan.stages import sample
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 
 LATENT = 8
@@ -39,7 +41,7 @@ def tiny_generator(seed: int) -> keras.Model:
 def trained_run(p, seed: int = 0) -> tuple[str, keras.Model]:
     """A finished run that logged a tiny generator, as the train stage would."""
     generator = tiny_generator(seed)
-    with tracking.start_run(p, f"train-{seed}") as run:
+    with tracking.new_run(p, f"train-{seed}") as run:
         tracking.log_training_outputs(generator, None, [])
     return run.run_id, generator
 
@@ -120,16 +122,16 @@ def test_champion_round_trip_matches_the_in_process_generator(tmp_path: Path) ->
     registry.promote(p, run_id, {"fid_fashion": 3.0}, PROTOCOL)
 
     champion = registry.load_champion(p)
-    latents = registry.fixed_latents(5, LATENT, seed=11)
+    latents = images.latents(5, LATENT, seed=11)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(champion(latents, training=False)),
         keras.ops.convert_to_numpy(generator(latents, training=False)),
         atol=1e-6,
     )
-    out = registry.sample_grid(registry.champion_uri(p), n=10, out=tmp_path / "grid.png", seed=11)
+    out = sample.sample_grid(registry.champion_uri(p), n=10, out=tmp_path / "grid.png", seed=11)
     with Image.open(out) as grid:
         assert grid.size == (4 * 28, 3 * 28) and grid.mode == "L"
-        expected = registry.grid_image(registry.generate(generator, 10, seed=11))
+        expected = sample.grid_picture(images.generate_images(generator, 10, seed=11))
         assert np.array_equal(np.asarray(grid), np.asarray(expected))
 
 
@@ -137,7 +139,7 @@ def test_missing_champion_and_missing_model_are_one_line_errors() -> None:
     p = params()
     with pytest.raises(FashionGanError, match=r"^no version of fashion-dcgan has alias champion: run `dvc repro promote` first$"):
         registry.load_champion(p)
-    with tracking.start_run(p, "no-model") as run:
+    with tracking.new_run(p, "no-model") as run:
         pass
     with pytest.raises(FashionGanError, match="logged no generator model: set tracking.log_model true"):
         registry.promote(p, run.run_id, {"fid_fashion": 1.0}, PROTOCOL)
@@ -159,7 +161,7 @@ def test_promote_stage_and_script(tmp_path: Path, capsys: pytest.CaptureFixture[
     Path("params.yaml").write_text("tracking:\n  experiment: registry-test\n")
     first, _ = trained_run(p, 0)
     write_stage_inputs(first, 9.0)
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert result["promoted"] and result["version"] == "1" and result["protocol"] == PROTOCOL
     assert json.loads(Path("metrics/promote.json").read_text()) == result
 
@@ -181,7 +183,7 @@ def test_promote_stage_and_script(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_disabled_tracking_promotes_nothing_but_writes_the_decision() -> None:
     p = params(enabled=False)
     write_stage_inputs(None, 1.0)
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert (result["promoted"], result["version"]) == (False, None)
     assert "tracking disabled" in json.loads(Path("metrics/promote.json").read_text())["reason"]
 
@@ -199,7 +201,7 @@ def test_promotion_and_champion_through_a_tracking_server(mlflow_server: str) ->
     again = registry.promote(p, second, {"fid_fashion": 0.5}, PROTOCOL)
     assert (again.version, "nothing changed" in again.reason) == ("2", True)
     assert versions(p) == 2 and aliases(p) == {"champion": "2", "previous": "1"}
-    latents = registry.fixed_latents(3, LATENT, seed=5)
+    latents = images.latents(3, LATENT, seed=5)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(registry.load_champion(p)(latents, training=False)),
         keras.ops.convert_to_numpy(generator(latents, training=False)),
@@ -211,13 +213,13 @@ def test_promote_stage_records_a_protocol_refusal_without_failing() -> None:
     p = params()
     first, _ = trained_run(p, 0)
     write_stage_inputs(first, 9.0)
-    registry.promote_stage(p)
+    promote_stage(p)
     second, _ = trained_run(p, 1)
     Path("metrics/evaluate.json").write_text(
         json.dumps({"fid_fashion": 1.0, "protocol": {**PROTOCOL, "real_stats_hash": "other-data"}})
     )
     Path("metrics/train.json").write_text(json.dumps({"mlflow_run_id": second}))
-    result = registry.promote_stage(p)
+    result = promote_stage(p)
     assert result["promoted"] is False and "another protocol" in result["reason"]
     assert json.loads(Path("metrics/promote.json").read_text())["promoted"] is False
     assert aliases(p) == {"champion": "1"}

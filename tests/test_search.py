@@ -21,19 +21,14 @@ from pathlib import Path
 
 import optuna
 import pytest
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
-from fashiongan.search import (
-    STALE_REASON,
-    TrialContext,
-    TrialOutcome,
-    counted_trials,
-    grid_cells,
-    make_plan,
-    open_storage,
-    run_objective,
-    sweep_stage,
-)
+from fashiongan.search.claiming import STALE_REASON, counted_trials
+from fashiongan.search.objective import run_objective
+from fashiongan.search.space import grid_cells, make_plan
+from fashiongan.search.storage import open_storage
+from fashiongan.search.types import TrialContext, TrialOutcome
+from fashiongan.stages.sweep import sweep_stage
 from optuna.trial import TrialState
 from postgres_server import postgres_url  # noqa: F401 - fixture
 
@@ -210,9 +205,9 @@ def test_a_dead_workers_run_is_ended_failed_once_and_children_name_their_parent(
     from fashiongan import tracking
 
     params = parse_params({})
-    with tracking.start_run(params, "sweep", experiment="sweeps-test") as parent:
+    with tracking.new_run(params, "sweep", experiment="sweeps-test") as parent:
         pass
-    with tracking.start_run(params, "trial", experiment="sweeps-test", parent_run_id=parent.run_id) as child:
+    with tracking.new_run(params, "trial", experiment="sweeps-test", parent_run_id=parent.run_id) as child:
         pass
     client = tracking.client()
     assert client.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent.run_id

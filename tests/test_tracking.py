@@ -16,7 +16,7 @@ from mlflow_server import free_port, local_store, mlflow_db_template, mlflow_ser
 from PIL import Image
 
 from fashiongan import tracking
-from fashiongan.config import parse_params
+from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 
 LATENT = 8
@@ -69,7 +69,7 @@ def tiny_training(tmp: Path, p) -> tuple[str, str, keras.Model]:
     discriminator.write_bytes(b"stand-in")
     x = np.random.default_rng(0).standard_normal((16, LATENT)).astype("float32")
     y = np.zeros((16, 28, 28, 1), "float32")
-    with tracking.start_run(p, "tiny-train", tags={"stage": "train"}) as run:
+    with tracking.new_run(p, "tiny-train", tags={"stage": "train"}) as run:
         tracking.log_dataset_manifest(MANIFEST)
         callbacks = [FakeGanLogs(tmp / "grids"), tracking.MlflowMetricsCallback(grid_dir=tmp / "grids")]
         generator.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=callbacks)
@@ -129,7 +129,7 @@ def test_tiny_run_lands_in_store(backend: str, tmp_path: Path, request: pytest.F
 def test_nan_losses_are_logged_and_text_is_not() -> None:
     p = params()
     callback = tracking.MlflowMetricsCallback()
-    with tracking.start_run(p, "nan") as run:
+    with tracking.new_run(p, "nan") as run:
         callback.on_epoch_begin(0)
         callback.on_epoch_end(0, {"d_loss": float("nan"), "g_loss": np.float64("inf"), "flag": True, "arr": np.ones(3)})
     history = MlflowClient().get_metric_history(run.run_id, "d_loss")
@@ -140,9 +140,9 @@ def test_nan_losses_are_logged_and_text_is_not() -> None:
 
 def test_crashing_run_ends_failed_and_interrupt_ends_killed() -> None:
     p = params()
-    with pytest.raises(RuntimeError, match="boom"), tracking.start_run(p, "crash") as crashed:
+    with pytest.raises(RuntimeError, match="boom"), tracking.new_run(p, "crash") as crashed:
         raise RuntimeError("boom")
-    with pytest.raises(KeyboardInterrupt), tracking.start_run(p, "ctrl-c") as interrupted:
+    with pytest.raises(KeyboardInterrupt), tracking.new_run(p, "ctrl-c") as interrupted:
         raise KeyboardInterrupt
     client = MlflowClient()
     assert client.get_run(crashed.run_id).info.status == "FAILED"
@@ -154,8 +154,8 @@ def test_crashing_run_ends_failed_and_interrupt_ends_killed() -> None:
 
 def test_nested_runs_share_the_parent_experiment() -> None:
     p = params(experiment="sweeps")
-    with tracking.start_run(p, "sweep") as parent:
-        with tracking.start_run(p, "trial-0", nested=True) as child:
+    with tracking.new_run(p, "sweep") as parent:
+        with tracking.new_run(p, "trial-0", nested=True) as child:
             pass
     run = MlflowClient().get_run(child.run_id)
     assert run.data.tags["mlflow.parentRunId"] == parent.run_id
@@ -164,17 +164,17 @@ def test_nested_runs_share_the_parent_experiment() -> None:
 
 def test_reopened_run_keeps_params_and_gets_evaluation() -> None:
     p = params()
-    with tracking.start_run(p, "train") as first:
+    with tracking.new_run(p, "train") as first:
         pass
     changed = parse_params({"tracking": {"experiment": "test"}, "evaluate": {"n_samples": 99}})
-    with tracking.start_run(changed, "evaluate", run_id=first.run_id):
+    with tracking.reopen_run(changed, first.run_id):
         tracking.log_evaluation({"fid_fashion": 12.0}, {"n_samples": 99, "real_stats_hash": "h"})
     run = MlflowClient().get_run(first.run_id)
     assert run.data.params["evaluate.n_samples"] == "2000"
     assert run.data.tags["protocol.n_samples"] == "99" and run.data.metrics["fid_fashion"] == 12.0
     assert run.info.status == "FINISHED"
     with pytest.raises(tracking.UnknownRunError, match="run 0123456789abcdef is not in the tracking store sqlite:///"):
-        with tracking.start_run(p, "evaluate", run_id="0123456789abcdef"):
+        with tracking.reopen_run(p, "0123456789abcdef"):
             pytest.fail("the body must not run for an unknown run")
 
 
@@ -184,7 +184,7 @@ def test_secret_looking_params_and_env_are_not_logged(monkeypatch: pytest.Monkey
     monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     monkeypatch.setenv("FASHIONGAN_DB", "postgresql://optuna:hunter2@db:5432/optuna?sslkey=hunter2&x=1")
     p = parse_params({"search": {"storage": "postgresql://optuna:hunter2@db:5432/optuna"}})
-    with tracking.start_run(p, "secrets", tags={"api_key": "hunter2", "link": "https://me:hunter2@host/x"}) as run:
+    with tracking.new_run(p, "secrets", tags={"api_key": "hunter2", "link": "https://me:hunter2@host/x"}) as run:
         pass
     data = MlflowClient().get_run(run.run_id).data
     logged = {**data.params, **data.tags}
@@ -234,7 +234,7 @@ def test_refused_connection_fails_in_one_line() -> None:
     port = free_port()
     p = params(uri=f"http://user:hunter2@127.0.0.1:{port}", timeout_s=2)
     with pytest.raises(FashionGanError) as err:
-        with tracking.start_run(p, "never"):
+        with tracking.new_run(p, "never"):
             pytest.fail("the body must not run when the server is unreachable")
     assert str(err.value) == (
         f"tracking server http://user:***@127.0.0.1:{port} unreachable (connection refused): "
@@ -276,7 +276,7 @@ def test_uri_precedence_and_absolute_paths(tmp_path: Path, monkeypatch: pytest.M
 def test_disabled_tracking_is_a_no_op(tmp_path: Path) -> None:
     p = params(enabled=False)
     callback = tracking.MlflowMetricsCallback(grid_dir=tmp_path)
-    with tracking.start_run(p, "off") as run:
+    with tracking.new_run(p, "off") as run:
         callback.on_epoch_begin(0)
         callback.on_epoch_end(0, {"d_loss": 1.0})
         callback.on_train_end()
@@ -320,10 +320,10 @@ def test_git_commit_and_dirty_flag_are_tags(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text("print(1)\n")
     git("add", "train.py")
     git("commit", "-q", "-m", "init")
-    with tracking.start_run(params(), "clean") as clean:
+    with tracking.new_run(params(), "clean") as clean:
         pass
     (tmp_path / "train.py").write_text("print(2)\n")
-    with tracking.start_run(params(), "dirty") as dirty:
+    with tracking.new_run(params(), "dirty") as dirty:
         pass
     tags = {run.run_id: MlflowClient().get_run(run.run_id).data.tags for run in (clean, dirty)}
     assert tags[clean.run_id]["mlflow.source.git.commit"] == git("rev-parse", "HEAD")

@@ -11,12 +11,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from detector_support import Dummy
 
-from fashiongan.callbacks import CollapseDetector, DivergenceDetector, EpochEvaluator, StallDetector, detectors
-from fashiongan.checkpoints import CHECKPOINT_NAME, CheckpointState, load_checkpoint, save_checkpoint
-from fashiongan.config import parse_params
-from fashiongan.data import read_idx, sample_folder, scale
-from fashiongan.training import build_gan, train_gan, train_stage
+from fashiongan.callbacks import EpochEvaluator
+from fashiongan.detectors import CollapseDetector, DivergenceDetector, StallDetector, detectors
+from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
+from fashiongan.params_file import parse_params
+from fashiongan.paths import CHECKPOINT_NAME
+from fashiongan.stages.train import train_stage
+from fashiongan.training import build_gan, train_gan
 
 LN2 = math.log(2)
 
@@ -29,19 +32,6 @@ def tiny_params(**train):
             "train": {"hparams": "params", "epochs": 1, "batch_size": 32, "jit_compile": False, "grid_size": 2, **train},
         }
     )
-
-
-@pytest.fixture(scope="module")
-def sample_x() -> np.ndarray:
-    """The first 256 images of the bundled genuine sample, in [-1, 1]."""
-    return scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:256])
-
-
-class Dummy:
-    """Stands in for the model a callback watches."""
-
-    stop_training = False
-    stop_reason = None
 
 
 def _feed(callback, rows, batch_rows=()):
@@ -205,7 +195,7 @@ def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_st
     from mlflow import MlflowClient
 
     from fashiongan.config import DataParams
-    from fashiongan.data import fetch
+    from fashiongan.fetch import fetch
 
     root = tmp_path
     fetch(DataParams(source="sample"), raw_dir=root / "data" / "raw")
@@ -228,7 +218,7 @@ def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_st
 
 def test_hparams_from_sweep_needs_a_best_trial(tmp_path: Path):
     from fashiongan.errors import FashionGanError
-    from fashiongan.training import hparams_from_sweep
+    from fashiongan.stages.train import hparams_from_sweep
 
     with pytest.raises(FashionGanError, match="run `dvc repro sweep` first, or set train.hparams: params"):
         hparams_from_sweep(tiny_params(), tmp_path / "best.json")

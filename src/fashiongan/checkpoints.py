@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from fashiongan.figures import atomic_path
+from fashiongan.fileio import write_npz
+from fashiongan.paths import CHECKPOINT_NAME
 
-CHECKPOINT_NAME = "last.npz"
 _GROUPS = ("generator", "ema_generator", "discriminator", "g_optimizer", "d_optimizer", "seed")
 
 
@@ -61,11 +61,7 @@ def save_checkpoint(gan, state: CheckpointState, directory: Path) -> Path:
     for group, variables in _variables(gan).items():
         for i, var in enumerate(variables):
             arrays[f"{group}/{i:04d}"] = np.asarray(var.numpy())
-    path = Path(directory) / CHECKPOINT_NAME
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return path
+    return write_npz(Path(directory) / CHECKPOINT_NAME, **arrays)
 
 
 def load_checkpoint(gan, directory: Path, expected_fingerprint: str) -> CheckpointState | None:

@@ -1,8 +1,9 @@
-"""``fashiongan`` command line: one command per pipeline stage, plus sample, ui, check and selftest.
+"""``fashiongan`` command line: one command per pipeline stage, plus sample, ui, params, check and selftest.
 
-Every command reads ``params.yaml`` (or ``--params``) through the one schema and accepts
-``--set key=value`` overrides, so ``fashiongan train --set train.epochs=1`` behaves like
-``dvc exp run -S train.epochs=1`` without DVC.
+Every stage command calls the same function in :mod:`fashiongan.stages` as its ``pipelines/``
+script, reads ``params.yaml`` (or ``--params``) through the one schema and accepts ``--set
+key=value`` overrides (:mod:`fashiongan.overrides`), so ``fashiongan train --set train.epochs=1``
+behaves like ``dvc exp run -S train.epochs=1`` without DVC.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Annotated, Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import typer
-import yaml
-from pydantic import BaseModel
 
-from fashiongan.config import DEFAULT_PARAMS, Params, ParamsError, load_params, parse_params
+from fashiongan.config import Params
+from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
+from fashiongan.overrides import resolve_params
+from fashiongan.params_doc import params_help
 
 app = typer.Typer(
     add_completion=False,
@@ -35,60 +37,6 @@ SetOpt = Annotated[
 ]
 
 
-def schema_fields(*sections: str) -> list[tuple[str, Any, str]]:
-    """(dotted key, schema default, description) for every parameter of the sections."""
-    rows: list[tuple[str, Any, str]] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            annotation = field.annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                walk(annotation, f"{prefix}{name}.")
-                continue
-            rows.append((f"{prefix}{name}", field.get_default(call_default_factory=True), field.description or ""))
-
-    for section in sections or tuple(Params.model_fields):
-        walk(Params.model_fields[section].annotation, f"{section}.")
-    return rows
-
-
-def params_help(*sections: str) -> str:
-    """Epilog listing every parameter a command reads, from the schema's descriptions."""
-    lines = [f"  {key} = {json.dumps(default)}: {text}" for key, default, text in schema_fields(*sections)]
-    return "\b\nParameters read (params.yaml):\n" + "\n".join(lines)
-
-
-def params_table(params: Params) -> str:
-    """The README's parameter table, generated so it cannot drift from the schema or params.yaml."""
-    values = params.flat()
-    rows = ["| key | params.yaml | if omitted | meaning |", "| --- | --- | --- | --- |"]
-    rows += [
-        f"| `{key}` | `{json.dumps(values[key])}` | `{json.dumps(default)}` | {text.replace('|', '/')} |"
-        for key, default, text in schema_fields()
-    ]
-    return "\n".join(rows)
-
-
-def resolve_params(path: Path, overrides: list[str] | None) -> Params:
-    """Load params and apply ``key=value`` overrides before validation."""
-    if not overrides:
-        return load_params(path)
-    base = load_params(path).model_dump(mode="json")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParamsError(f"--set {item!r} is not key=value (e.g. -S model.dropout=0.3)")
-        node: dict[str, Any] = base
-        *parents, leaf = key.split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ParamsError(f"--set {key}: {part} is not a section")
-            node = child
-        node[leaf] = yaml.safe_load(value)
-    return parse_params(base, origin=f"{path} with --set overrides")
-
-
 def show(result: dict[str, Any]) -> None:
     """Print a stage's summary as JSON on stdout (machine-readable, quiet otherwise)."""
     typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
@@ -98,10 +46,9 @@ def show(result: dict[str, Any]) -> None:
 @exit_on_error
 def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Download (or copy from a mirror, or take the bundled sample) the four Fashion-MNIST files into data/raw/, verified."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.data import fetch as run
+    from fashiongan.stages.data import fetch_stage
 
-    manifest = run(resolved.data)
+    manifest = fetch_stage(resolve_params(params, set_))
     show({"source": manifest["source"], "counts": manifest["counts"]})
 
 
@@ -109,40 +56,36 @@ def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
 @exit_on_error
 def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Decode data/raw/ to float32 arrays in [-1, 1]: data/processed/train.npz (trained on) and test.npz (held out)."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.data import preprocess as run
+    from fashiongan.stages.data import preprocess_stage
 
-    show(run(resolved.data))
+    show(preprocess_stage(resolve_params(params, set_)))
 
 
 @app.command("train-classifier", epilog=params_help("evaluate"))
 @exit_on_error
 def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Train the Fashion-MNIST classifier whose features define fid_fashion; cache real-image statistics."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.metrics.classifier import train_classifier_stage
+    from fashiongan.stages.train_classifier import train_classifier_stage
 
-    show(train_classifier_stage(resolved))
+    show(train_classifier_stage(resolve_params(params, set_)))
 
 
 @app.command(epilog=params_help("model", "train"))
 @exit_on_error
 def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Train the configured DCGAN preset; resumes from checkpoints/ after an interruption."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.training import train_stage
+    from fashiongan.stages.train import train_stage
 
-    show(train_stage(resolved))
+    show(train_stage(resolve_params(params, set_)))
 
 
 @app.command(epilog=params_help("evaluate"))
 @exit_on_error
 def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     """Score models/generator.keras: fid_fashion, kid_fashion, coverage, precision/recall (and fid_inception)."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.stages.evaluate import evaluate_stage
 
-    show(evaluate_stage(resolved))
+    show(evaluate_stage(resolve_params(params, set_)))
 
 
 @app.command(epilog=params_help("search"))
@@ -153,10 +96,9 @@ def sweep(
     workers: Annotated[int | None, typer.Option(help="worker processes on this machine (default: search.workers)")] = None,
 ) -> None:
     """Search model.dropout and model.first_layer_width against FID; resumes the study; writes sweeps/."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.search import sweep_stage
+    from fashiongan.stages.sweep import sweep_stage
 
-    show(sweep_stage(resolved, workers=workers))
+    show(sweep_stage(resolve_params(params, set_), workers=workers))
 
 
 @app.command(epilog=params_help("registry"))
@@ -167,10 +109,9 @@ def promote(
     force: Annotated[bool, typer.Option(help="move the alias even if not better or the protocol differs")] = False,
 ) -> None:
     """Register the evaluated generator and move alias `champion` to it only if its FID is strictly better."""
-    resolved = resolve_params(params, set_)
-    from fashiongan.registry import promote_stage
+    from fashiongan.stages.promote import promote_stage
 
-    show(promote_stage(resolved, force=force))
+    show(promote_stage(resolve_params(params, set_), force=force))
 
 
 @app.command()
@@ -183,11 +124,9 @@ def sample(
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """Load a generator from the registry (or any MLflow model URI) and write a sample grid PNG."""
-    from fashiongan import tracking
-    from fashiongan.registry import sample_grid
+    from fashiongan.stages.sample import sample_stage
 
-    tracking.activate(load_params(params) if params.is_file() else Params())
-    typer.echo(str(sample_grid(model, n, out, seed)))
+    typer.echo(str(sample_stage(load_params(params) if params.is_file() else Params(), model, n, out, seed)))
 
 
 @app.command()
@@ -204,9 +143,6 @@ def ui(
     os.execv(command[0], command)
 
 
-TABLE_START, TABLE_END = "<!-- params-table:start -->", "<!-- params-table:end -->"
-
-
 @app.command("params")
 @exit_on_error
 def params_cmd(
@@ -214,14 +150,13 @@ def params_cmd(
     readme: Annotated[Path | None, typer.Option(help="rewrite the table between the markers of this file")] = None,
 ) -> None:
     """Print the Markdown table of every parameter (the README's table is this output)."""
+    from fashiongan.params_doc import params_table, rewrite_readme
+
     table = params_table(load_params(params))
     if readme is None:
         typer.echo(table)
         return
-    text = readme.read_text()
-    head, _, rest = text.partition(TABLE_START)
-    _, _, tail = rest.partition(TABLE_END)
-    readme.write_text(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
+    rewrite_readme(readme, table)
 
 
 FAULT_SUITE = ["-m", "pytest", "tests/faults", "-m", "faults", "-q"]

@@ -12,7 +12,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXIT_USER_ERROR = 2
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class FashionGanError(Exception):
@@ -51,7 +51,7 @@ def _no_space(exc: BaseException) -> OSError | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+        if isinstance(current, OSError) and current.errno in NO_SPACE_ERRNOS:
             return current
         current = current.__cause__ or current.__context__
     return None

@@ -98,7 +98,7 @@ class GAN(keras.Model):
         self.outputs_logits = d_output == "linear"
         self.from_logits = d_output != "sigmoid"
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.stop_reason: str | None = None  # set by the detectors in fashiongan.callbacks
+        self.stop_reason: str | None = None  # set by the detectors in fashiongan.detectors
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")

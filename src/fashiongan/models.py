@@ -59,7 +59,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from fashiongan.errors import FashionGanError
+from fashiongan.fileio import load_keras
+from fashiongan.paths import GENERATOR_PATH
 from fashiongan.presets import ResolvedModel
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -219,19 +220,6 @@ def _modern_discriminator(spec: ResolvedModel, dtype) -> keras.Model:
     return keras.Model(img, _d_head(x, spec), name="discriminator")
 
 
-def load_model_file(path: str | Path, what: str, remedy: str) -> keras.Model:
-    """Load a ``.keras`` file in safe mode; missing, refused or damaged files become one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FashionGanError(f"{what} {path} not found: {remedy}")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # a damaged zip or config raises many types
-        if "safe_mode" in str(exc):
-            raise FashionGanError(
-                f"{what} {path} refused: it carries Python code (a Lambda layer), which safe mode never runs; {remedy}"
-            ) from None
-        reason = " ".join(str(exc).split())[:120]
-        raise FashionGanError(
-            f"{what} {path} cannot be loaded ({type(exc).__name__}: {reason}): the file is corrupt or incompatible; {remedy}"
-        ) from None
+def load_generator(path: str | Path = GENERATOR_PATH) -> keras.Model:
+    """Load a saved generator in safe mode; a missing or corrupt file becomes a one-line error."""
+    return load_keras(path, "generator", "rerun `dvc repro train`")

@@ -8,29 +8,19 @@ registered changes nothing, so ``dvc repro promote`` can be rerun safely.
 
 from __future__ import annotations
 
-import json
-import sys
 import math
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from enum import Enum
 from typing import Any
 
 import keras
-import numpy as np
-from PIL import Image
 
 from fashiongan import tracking
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import METRICS_DIR
 
-EVALUATE_JSON = METRICS_DIR / "evaluate.json"
-PROMOTE_JSON = METRICS_DIR / "promote.json"
-TRAIN_JSON = METRICS_DIR / "train.json"
 PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
-RUN_ID_KEY = "mlflow_run_id"
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,16 @@ class PromotionDecision:
     champion_value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision as plain data, for metrics/promote.json."""
         return asdict(self)
+
+
+class Registration(Enum):
+    """Where a run stands in the registry when the gate looks at it."""
+
+    NEW = "not registered yet: register a version, then decide"
+    UNDECIDED = "registered without a recorded decision (a promotion killed midway): decide it now"
+    DECIDED = "registered and decided: report it and change nothing, unless forced"
 
 
 def _protocol(metric: str, protocol: Mapping[str, Any]) -> dict[str, str]:
@@ -80,10 +79,18 @@ def _champion(name: str, alias: str) -> Any | None:
         raise
 
 
-def _existing_version(name: str, run_id: str) -> str | None:
-    """The (first) version already registered from this run."""
+def _registration(name: str, run_id: str) -> tuple[Registration, str | None]:
+    """The run's standing and its (first) registered version, if any.
+
+    The decision tags are written last, after the aliases moved, so a version without them was
+    registered by a promotion that did not finish.
+    """
     versions = tracking.client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    return str(min(int(v.version) for v in versions)) if versions else None
+    if not versions:
+        return Registration.NEW, None
+    version = str(min(int(v.version) for v in versions))
+    decided = "promotion" in tracking.client().get_model_version(name, version).tags
+    return (Registration.DECIDED if decided else Registration.UNDECIDED), version
 
 
 def promote(
@@ -111,14 +118,13 @@ def promote(
     champion_value = _tag_float(champion, f"metric.{metric}") if champion else None
     champion_version = str(champion.version) if champion else None
 
-    existing = _existing_version(reg.model_name, run_id)
-    # A version without a recorded decision was registered by a promotion that was killed midway:
-    # decide it now. The decision tags are written last, after the aliases moved.
-    decided = existing is not None and "promotion" in client.get_model_version(reg.model_name, existing).tags
-    if existing is not None and existing == champion_version and not decided:
+    state, existing = _registration(reg.model_name, run_id)
+    if state is Registration.UNDECIDED and existing == champion_version:
+        # Killed after the alias moved, before the decision was recorded: the promotion is complete.
         _record(params, run_id, existing, True, f"interrupted promotion completed: version {existing} holds alias {reg.alias}")
-        decided = True
-    if decided and not (force and existing != champion_version):
+        state = Registration.DECIDED
+    if state is Registration.DECIDED and (not force or existing == champion_version):
+        # --force re-decides a decided version only when it does not hold the alias already.
         held = "holds" if existing == champion_version else "does not hold"
         return PromotionDecision(
             existing == champion_version,
@@ -127,7 +133,7 @@ def promote(
         )  # fmt: skip
 
     promoted, reason = _decide(reg.alias, metric, value, protocol, champion, champion_value, force=force)
-    if existing is None:
+    if state is Registration.NEW:
         version = _register(params, run_id, _version_tags(metric, value, metrics, protocol))
     else:  # registered earlier (forced again, or an interrupted promotion): tags describe this evaluation
         version = existing
@@ -218,90 +224,3 @@ def load_champion(params: Params) -> keras.Model:
             f"no version of {reg.model_name} has alias {reg.alias}: run `dvc repro promote` first"
         )
     return tracking.load_generator(champion_uri(params))
-
-
-def fixed_latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """Standard-normal latents from a numpy seed: the same seed gives the same images anywhere."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-
-
-def generate(generator: keras.Model, n: int, seed: int) -> np.ndarray:
-    """Images in [-1, 1], shape (n, 28, 28, 1), from :func:`fixed_latents`."""
-    latents = fixed_latents(n, int(generator.input_shape[-1]), seed)
-    return keras.ops.convert_to_numpy(generator(latents, training=False))
-
-
-def grid_image(images: np.ndarray) -> Image.Image:
-    """Tile (n, h, w, 1) images in [-1, 1] into one grayscale image, ceil(sqrt(n)) per row."""
-    n, h, w = images.shape[:3]
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    pixels = np.clip((images[..., 0] + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-    canvas = np.zeros((rows * h, cols * w), dtype=np.uint8)
-    for i, tile in enumerate(pixels):
-        r, c = divmod(i, cols)
-        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = tile
-    return Image.fromarray(canvas, mode="L")
-
-
-def sample_grid(model_uri: str, n: int, out: Path, seed: int) -> Path:
-    """Write a PNG grid of ``n`` images from any MLflow model URI (e.g. ``models:/fashion-dcgan@champion``)."""
-    if n < 1:
-        raise FashionGanError(f"cannot draw a grid of {n} images: pass n >= 1")
-    generator = tracking.load_generator(model_uri)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid_image(generate(generator, n, seed)).save(out)
-    return out
-
-
-def _read_json(path: Path, hint: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise FashionGanError(f"{path} not found: {hint}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise FashionGanError(f"{path} is not valid json (line {exc.lineno}): {hint}") from None
-    if not isinstance(data, dict):
-        raise FashionGanError(f"{path} must hold a json object: {hint}")
-    return data
-
-
-def _write_json(data: Mapping[str, Any], path: Path) -> Path:
-    """Write atomically, so a crash never leaves half a metrics file for DVC."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    Path(handle.name).replace(path)
-    return path
-
-
-def promote_stage(params: Params, *, force: bool = False) -> dict[str, Any]:
-    """The ``promote`` DVC stage: read the training run id and its evaluation, decide, write promote.json.
-
-    Reads ``metrics/train.json`` (``mlflow_run_id``) and ``metrics/evaluate.json`` (metrics plus a
-    ``protocol`` object).
-    """
-    run_info = _read_json(TRAIN_JSON, "run `dvc repro train` first")
-    evaluation = _read_json(EVALUATE_JSON, "run `dvc repro evaluate` first")
-    protocol = evaluation.get("protocol")
-    if not isinstance(protocol, dict):
-        raise FashionGanError(f"{EVALUATE_JSON} has no protocol object: rerun `dvc repro evaluate`")
-    metrics = {k: v for k, v in evaluation.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    run_id = run_info.get(RUN_ID_KEY)
-    if params.tracking.enabled and (not isinstance(run_id, str) or not run_id):
-        raise FashionGanError(f"{TRAIN_JSON} has no {RUN_ID_KEY}: rerun `dvc repro train` with tracking.enabled true")
-    try:
-        decision = promote(params, run_id or "", metrics, protocol, force=force)
-    except ProtocolMismatch as exc:
-        # A pipeline run with other data or evaluation settings is a new protocol, not a failure:
-        # record the refusal and leave the champion alone (`--force` replaces it).
-        print(f"warning: not promoted: {exc}", file=sys.stderr)
-        result = {"promoted": False, "reason": f"refused: {exc}", "run_id": run_id, "metric": params.registry.metric,
-                  "value": metrics.get(params.registry.metric), "alias": params.registry.alias, "protocol": protocol}
-        _write_json(result, PROMOTE_JSON)
-        return result
-    result = decision.to_dict() | {"alias": params.registry.alias, "protocol": protocol}
-    _write_json(result, PROMOTE_JSON)
-    return result

@@ -15,7 +15,6 @@ the caller's other callbacks (MLflow, pruning), then the history recorder and th
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,30 +27,26 @@ import numpy as np
 import tensorflow as tf
 
 from fashiongan import figures
-from fashiongan.callbacks import EpochEvaluator, detectors
+from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
 from fashiongan.config import Params
+from fashiongan.detectors import detectors
 from fashiongan.errors import FashionGanError
+from fashiongan.fileio import save_keras, write_image, write_json
 from fashiongan.gan import GAN, make_dataset, make_optimizers
+from fashiongan.images import latents, save_gif, tile
 from fashiongan.models import build_models
-from fashiongan.presets import ResolvedModel, ResolvedTraining, resolve_model_params, resolve_training
 from fashiongan.paths import (
     CHECKPOINT_DIR,
-    CLASSIFIER_PATH,
     DISCRIMINATOR_PATH,
     GENERATOR_PATH,
-    METRICS_DIR,
-    PLOTS_DIR,
-    PROCESSED_DIR,
-    REAL_STATS_PATH,
+    HISTORY_CSV,
+    LOSS_CURVE,
+    SAMPLES_GIF,
+    TRAIN_METRICS,
+    sample_path,
 )
-
-SAMPLES_DIR = PLOTS_DIR / "samples"
-SAMPLES_GIF = PLOTS_DIR / "samples.gif"
-LOSS_CURVE = PLOTS_DIR / "loss_curve.png"
-HISTORY_CSV = PLOTS_DIR / "train_history.csv"
-TRAIN_METRICS = METRICS_DIR / "train.json"
-RUN_MARKER = "mlflow_run.json"  # in checkpoints/: the MLflow run training into the checkpoint
+from fashiongan.presets import ResolvedModel, ResolvedTraining, resolve_model_params, resolve_training
 
 
 @dataclass
@@ -72,16 +67,6 @@ class TrainResult:
     images_per_epoch: int = 0  # steps per epoch x batch size
 
 
-def sample_path(out_dir: Path, epoch: int) -> Path:
-    """Where the fixed-noise grid of ``epoch`` (1-based) is written."""
-    return Path(out_dir) / SAMPLES_DIR / f"epoch_{epoch:03d}.png"
-
-
-def fixed_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """The latents behind every sample grid: the same for every epoch and every resume."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
-
-
 class _EpochTimer(keras.callbacks.Callback):
     """``logs["seconds"]``: the epoch's training wall time (before any scoring or writing)."""
 
@@ -94,7 +79,7 @@ class _EpochTimer(keras.callbacks.Callback):
 
 
 class _SampleWriter(keras.callbacks.Callback):
-    """Grid of the generator's images for the fixed noise, one PNG per epoch."""
+    """Grid of the generator's images for the same latents every epoch (and every resume), one PNG per epoch."""
 
     def __init__(self, out_dir: Path, noise: np.ndarray, grid_size: int):
         super().__init__()
@@ -102,7 +87,7 @@ class _SampleWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         images = np.asarray(self.model.sampler(self.noise, training=False), dtype=np.float32)
-        figures.save_png(figures.image_grid(images, self.grid_size), sample_path(self.out_dir, epoch + 1))
+        write_image(sample_path(self.out_dir, epoch + 1), tile(images, self.grid_size))
 
 
 class _Recorder(keras.callbacks.Callback):
@@ -269,7 +254,7 @@ def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) ->
         history=list(history),  # a resumed run picks its streaks up where the checkpoint left them
     )
     if out is not None:
-        chain.append(_SampleWriter(out, fixed_noise(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
+        chain.append(_SampleWriter(out, latents(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
     chain += [*others, _Recorder(history)]
     if out is not None:
         chain.append(_Checkpointer(out / CHECKPOINT_DIR, history, fp, t.checkpoint_every, t.epochs))
@@ -307,82 +292,12 @@ def write_outputs(result: TrainResult, out_dir: Path, n_images: int) -> dict[str
     """Models, GIF, loss curve, history CSV and ``metrics/train.json`` under ``out_dir``."""
     out_dir = Path(out_dir)
     for model, rel in ((result.generator, GENERATOR_PATH), (result.discriminator, DISCRIMINATOR_PATH)):
-        with figures.atomic_path(out_dir / rel) as tmp:
-            model.save(tmp)
+        save_keras(model, out_dir / rel)
     frames = [sample_path(out_dir, e) for e in range(1, result.epochs_trained + 1)]
-    figures.save_gif([f for f in frames if f.is_file()], out_dir / SAMPLES_GIF)
+    save_gif([f for f in frames if f.is_file()], out_dir / SAMPLES_GIF)
     if result.history:
         figures.plot_losses(result.history, out_dir / LOSS_CURVE)
     figures.write_history_csv(result.history, out_dir / HISTORY_CSV)
     summary = summarize(result, n_images)
-    with figures.atomic_path(out_dir / TRAIN_METRICS) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
-
-
-def hparams_from_sweep(params: Params, best_json: Path) -> Params:
-    """``params`` with model.dropout and model.first_layer_width taken from the sweep's best trial."""
-    if not best_json.is_file():
-        raise FashionGanError(
-            f"{best_json} not found: run `dvc repro sweep` first, or set train.hparams: params to train "
-            "with params.yaml's model.dropout and model.first_layer_width"
-        )
-    best = json.loads(best_json.read_text()).get("params")
-    if not best:
-        raise FashionGanError(f"{best_json} has no best trial (every trial failed?): inspect sweeps/trials.csv, "
-                              "or set train.hparams: params")
-    model = params.model.model_copy(
-        update={"dropout": best["model.dropout"], "first_layer_width": best["model.first_layer_width"]}
-    )
-    return params.model_copy(update={"model": model})
-
-
-def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
-    """The ``train`` DVC stage: train on data/processed/train.npz, write the standard outputs, log to MLflow.
-
-    With ``train.hparams: sweep`` the searched knobs come from sweeps/best.json. fid_fashion is
-    computed during training (every ``train.eval_every`` epochs) when the train_classifier
-    stage's models/classifier.keras and models/real_stats.npz exist.
-    """
-    from fashiongan import tracking
-    from fashiongan.data import load_manifest, load_split
-    from fashiongan.paths import RAW_DIR, SWEEPS_DIR
-
-    root = Path(root)
-    if params.train.hparams == "sweep":
-        params = hparams_from_sweep(params, root / SWEEPS_DIR / "best.json")
-    x, _ = load_split("train", root / PROCESSED_DIR)
-    callbacks: list[keras.callbacks.Callback] = []
-    classifier, real_stats = root / CLASSIFIER_PATH, root / REAL_STATS_PATH
-    if params.train.eval_every and classifier.is_file() and real_stats.is_file():
-        from fashiongan.metrics.evaluator import FashionEvaluator
-
-        evaluator = FashionEvaluator.load(classifier, real_stats, params.evaluate)
-        ev = params.evaluate
-        callbacks.append(EpochEvaluator(evaluator, params.train.eval_every, params.train.eval_samples, ev.seed, ev.batch_size))
-    tags = {"stage": "train", "hparams_from": params.train.hparams}
-    marker = root / CHECKPOINT_DIR / RUN_MARKER
-    with tracking.start_run(params, "train", tags=tags) as run:
-        if run.run_id is not None:  # a killed earlier run could not end its MLflow run: end it now
-            earlier = json.loads(marker.read_text()).get("run_id") if marker.is_file() else None
-            tracking.close_interrupted_run(earlier, successor=run.run_id)
-            with figures.atomic_path(marker) as tmp:
-                tmp.write_text(json.dumps({"run_id": run.run_id}) + "\n")
-        tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
-        callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
-        result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)
-        if run.run_id is not None:  # also when the checkpoint says a detector already stopped it (no fit ran)
-            tracking.tag_stop_reason(result.stop_reason)
-        outputs = [root / p for p in (SAMPLES_GIF, LOSS_CURVE, HISTORY_CSV, TRAIN_METRICS)]
-        tracking.log_training_outputs(
-            result.generator, root / DISCRIMINATOR_PATH, outputs, log_model=params.tracking.log_model
-        )
-    summary = summarize(result, n_images=len(x)) | {
-        "mlflow_run_id": run.run_id,
-        "hparams_from": params.train.hparams,
-        "dropout": params.model.dropout,
-        "first_layer_width": params.model.first_layer_width,
-    }
-    with figures.atomic_path(root / TRAIN_METRICS) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out_dir / TRAIN_METRICS, summary)
     return summary

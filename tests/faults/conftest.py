@@ -139,8 +139,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The classifier is trained in this process: the suite's faults are in the commands it runs later,
     and one TensorFlow start-up fewer keeps the suite inside its CI budget.
     """
-    from fashiongan.config import load_params
-    from fashiongan.metrics.classifier import train_classifier_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.stages.train_classifier import train_classifier_stage
 
     project = tmp_path_factory.mktemp("prepared")
     write_params(project)
@@ -154,8 +154,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``prepared`` plus a 2-epoch generator and its checkpoint (trained in this process, without tracking)."""
-    from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.stages.train import train_stage
 
     project = clone(prepared, tmp_path_factory.mktemp("trained") / "project")
     params = load_params(project / "params.yaml")

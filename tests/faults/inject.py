@@ -61,13 +61,13 @@ def kill_after(spec: str) -> None:
 
 
 def official_url(url: str) -> None:
-    import fashiongan.data as data
+    import fashiongan.fetch as fetching
 
     def md5(name: str) -> str:
-        return hashlib.md5((data.sample_folder() / name).read_bytes()).hexdigest()
+        return hashlib.md5((fetching.sample_folder() / name).read_bytes()).hexdigest()
 
-    data.OFFICIAL_FILES = tuple(dataclasses.replace(f, md5=md5(f.name)) for f in data.OFFICIAL_FILES)
-    data.fetch = functools.partial(data.fetch, urls=(url.rstrip("/") + "/",))
+    fetching.OFFICIAL_FILES = tuple(dataclasses.replace(f, md5=md5(f.name)) for f in fetching.OFFICIAL_FILES)
+    fetching.fetch = functools.partial(fetching.fetch, urls=(url.rstrip("/") + "/",))
 
 
 PATCHES = {"diverge": diverge, "kill-after": kill_after, "official-url": official_url}

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from fashiongan.search import TrialContext, TrialOutcome
+from fashiongan.search.types import TrialContext, TrialOutcome
 
 EPOCH_S = 0.3
 
@@ -48,9 +48,9 @@ def progress(folder: Path) -> list[tuple[int, int, int]]:
 
 
 def main() -> None:
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.errors import exit_on_error
-    from fashiongan.search import sweep_stage
+    from fashiongan.stages.sweep import sweep_stage
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None)

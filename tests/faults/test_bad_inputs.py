@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import (
     TINY,
@@ -171,9 +171,9 @@ def test_nan_losses_stop_training_as_diverged_not_a_crash(prepared: Path, tmp_pa
     so a re-run does not train again. The next stage, ``evaluate``, refuses the NaN generator in one
     line (exit 2), so ``dvc repro`` stops there and ``promote`` never sees the model.
     """
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.errors import FashionGanError
-    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.stages.evaluate import evaluate_stage
 
     handled = False
     try:
@@ -200,8 +200,8 @@ def test_fewer_evaluation_samples_than_feature_dims_warn_and_are_recorded(traine
     """The metrics code decides: fewer samples than the 128 feature dims is a warning, not an error;
     the FID is still computed and the sample count is in the protocol, so the registry never
     compares it with an FID of another sample count."""
-    from fashiongan.config import load_params
-    from fashiongan.evaluation import evaluate_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.stages.evaluate import evaluate_stage
     from fashiongan.metrics.frechet import SmallSampleWarning
 
     handled = False

@@ -31,8 +31,9 @@ def test_four_workers_run_each_trial_exactly_once_in_both_stores(
     import optuna
     from optuna.trial import TrialState
 
-    from fashiongan.config import load_params
-    from fashiongan.search import make_plan, open_storage
+    from fashiongan.params_file import load_params
+    from fashiongan.search.space import make_plan
+    from fashiongan.search.storage import open_storage
 
     from .sweep_helpers import paced
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import (
     BIN,
@@ -52,8 +52,8 @@ SWEEP = [sys.executable, "-c", "from faults.sweep_helpers import main; main()"]
 
 def rerun_train(project: Path) -> dict:
     """The re-run after a fault: the train stage, in this process (one TensorFlow start-up fewer)."""
-    from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.stages.train import train_stage
 
     with inside(project):
         return train_stage(load_params(Path("params.yaml")))
@@ -183,8 +183,11 @@ def test_sweep_worker_killed_mid_trial_finishes_the_study_once(tmp_path: Path, t
     import optuna
     from optuna.trial import TrialState
 
-    from fashiongan.config import load_params
-    from fashiongan.search import counted_trials, make_plan, open_storage, sweep_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.search.claiming import counted_trials
+    from fashiongan.search.space import make_plan
+    from fashiongan.search.storage import open_storage
+    from fashiongan.stages.sweep import sweep_stage
 
     from .sweep_helpers import paced
 
@@ -255,7 +258,7 @@ def logged_generator_runs(params, count: int) -> list[str]:
         generator = keras.Sequential(
             [keras.Input((16,)), keras.layers.Dense(28 * 28, activation="tanh"), keras.layers.Reshape((28, 28, 1))]
         )
-        with tracking.start_run(params, f"candidate-{i}") as run:
+        with tracking.new_run(params, f"candidate-{i}") as run:
             tracking.log_training_outputs(generator, None, [], log_model=True)
         ids.append(run.run_id)
     return ids
@@ -266,7 +269,8 @@ def test_promotion_killed_midway_never_leaves_the_alias_missing(tmp_path: Path, 
     """Killed after registering, after moving ``previous``, after moving ``champion``: each time the
     champion is a complete version (old or new), and a re-run completes the promotion."""
     from fashiongan import registry, tracking
-    from fashiongan.config import load_params
+    from fashiongan.stages.promote import promote_stage
+    from fashiongan.params_file import load_params
 
     write_params(tmp_path, tracking={"uri": local_store(tmp_path)})
     params = load_params(tmp_path / "params.yaml")
@@ -292,7 +296,7 @@ def test_promotion_killed_midway_never_leaves_the_alias_missing(tmp_path: Path, 
             assert tracking.load_generator(f"models:/{REGISTERED}@champion").output_shape == (None, 28, 28, 1)
 
             with inside(tmp_path):  # the re-run (in this process: one TensorFlow start-up fewer)
-                registry.promote_stage(params)
+                promote_stage(params)
             decision = json.loads((tmp_path / "metrics" / "promote.json").read_text())
             assert decision["promoted"] and decision["version"] == str(i + 1), decision
             assert str(client.get_model_version_by_alias(REGISTERED, "champion").version) == str(i + 1)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fashiongan.data import OFFICIAL_FILES, sample_folder
+from fashiongan.fetch import OFFICIAL_FILES, sample_folder
 
 from .conftest import Tally, cli, clone, inside, kill, ok, one_line_error, popen, wait_for, write_params
 
@@ -55,7 +55,7 @@ def listeners(port: int) -> set[str]:
 def test_every_server_listens_on_loopback_only(tmp_path: Path, mlflow_server: str, postgres_url: str,
                                                tally: Tally) -> None:
     from fashiongan import tracking
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
 
     handled = False
     try:
@@ -102,9 +102,9 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
     import mlflow
 
     from fashiongan import tracking
-    from fashiongan.config import load_params
+    from fashiongan.params_file import load_params
     from fashiongan.errors import FashionGanError
-    from fashiongan.evaluation import load_generator
+    from fashiongan.models import load_generator
 
     marker = tmp_path / "payload-ran"
     model = lambda_generator(marker)
@@ -129,7 +129,7 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
         params = load_params(project / "params.yaml")
         with inside(project):
             tracking.activate(params)
-            with tracking.start_run(params, "crafted") as run:
+            with tracking.new_run(params, "crafted") as run:
                 mlflow.keras.log_model(model, name="generator")
             version = tracking.register_model(f"runs:/{run.run_id}/generator", "crafted", tags={})
             tracking.client().set_registered_model_alias("crafted", "champion", version)
@@ -151,8 +151,8 @@ SECRETS = {
 
 def test_secret_looking_values_never_reach_the_tracking_store(prepared: Path, tmp_path: Path, tally: Tally,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from fashiongan.config import load_params
-    from fashiongan.training import train_stage
+    from fashiongan.params_file import load_params
+    from fashiongan.stages.train import train_stage
 
     handled = False
     try:

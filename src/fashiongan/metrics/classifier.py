@@ -12,8 +12,6 @@ Its penultimate Dense layer (named ``embedding``) is the feature space.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +20,16 @@ import numpy as np
 from scipy.special import softmax
 
 from fashiongan.errors import FashionGanError
-from fashiongan.models import load_model_file
-from fashiongan.metrics.atomic import temporary_sibling, write_json_atomic
-from fashiongan.paths import CLASSIFIER_PATH, METRICS_DIR, REAL_STATS_PATH
+from fashiongan.fileio import load_keras
+from fashiongan.paths import CLASSIFIER_PATH
 
 if TYPE_CHECKING:
-    from fashiongan.config import ClassifierParams, Params
+    from fashiongan.config import ClassifierParams
 
 IMAGE_SHAPE = (28, 28, 1)
 N_CLASSES = 10
 EMBEDDING_LAYER = "embedding"
 EMBEDDING_DIM = 128
-CLASSIFIER_METRICS_PATH = METRICS_DIR / "classifier.json"
 RANGE_TOLERANCE = 1e-3
 
 
@@ -139,56 +135,6 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def save_model_atomic(model: keras.Model, path: str | Path) -> Path:
-    """Save to a temporary file beside ``path`` and rename, so readers never see half a model."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_name = temporary_sibling(path)
-    try:
-        model.save(tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return path
-
-
 def load_classifier(path: str | Path = CLASSIFIER_PATH) -> keras.Model:
     """Load the saved classifier, turning a missing or unreadable file into a one-line error."""
-    return load_model_file(path, "classifier", "delete it and run `dvc repro train_classifier`")
-
-
-def train_classifier_stage(params: Params) -> dict[str, Any]:
-    """DVC stage: train the classifier, save it, and cache the real-image statistics once."""
-    from fashiongan.data import load_split
-    from fashiongan.metrics.real_stats import compute_real_stats
-
-    cfg, ev = params.evaluate.classifier, params.evaluate
-    x_train, y_train = load_split("train")
-    x_test, y_test = load_split("test")
-    start = time.perf_counter()
-    model = train_classifier(x_train, y_train, cfg)
-    train_seconds = time.perf_counter() - start
-    test_accuracy = accuracy(model, x_test, y_test, ev.batch_size)
-    save_model_atomic(model, CLASSIFIER_PATH)
-
-    x_real, y_real = (x_test, y_test) if ev.real_split == "test" else (x_train, y_train)
-    features, probs = FeatureExtractor(model)(x_real, ev.batch_size)
-    stats = compute_real_stats(
-        features, probs, x_real, y_real, classifier_hash=weights_digest(model), split=ev.real_split
-    )
-    stats.save(REAL_STATS_PATH)
-    summary = {
-        "test_accuracy": round(test_accuracy, 5),
-        "n_train": int(len(x_train)),
-        "n_test": int(len(x_test)),
-        # data.splits with "test" puts the test images in the training split: the accuracy is then optimistic.
-        "test_in_training": "test" in params.data.splits,
-        "epochs": cfg.epochs,
-        "train_seconds": round(train_seconds, 1),
-        "real_split": ev.real_split,
-        "n_real": stats.n,
-        "real_stats_hash": stats.protocol_hash,
-    }
-    write_json_atomic(summary, CLASSIFIER_METRICS_PATH)
-    return summary
+    return load_keras(path, "classifier", "delete it and run `dvc repro train_classifier`")

@@ -14,6 +14,7 @@ import numpy as np
 
 from fashiongan.config import EvaluateParams
 from fashiongan.errors import FashionGanError
+from fashiongan.images import generate_images
 from fashiongan.metrics.classifier import FeatureExtractor, check_images, load_classifier, weights_digest
 from fashiongan.metrics.diversity import (
     class_counts,
@@ -36,22 +37,6 @@ METRIC_KEYS = (
     "recall",
     "n_samples",
 )
-
-
-def sample_latents(n_samples: int, latent_dim: int, seed: int) -> np.ndarray:
-    """Standard-normal latents from a fixed seed; the first rows do not depend on ``n_samples``."""
-    return np.random.default_rng(seed).standard_normal((n_samples, latent_dim), dtype=np.float32)
-
-
-def generate_images(generator: keras.Model, n_samples: int, seed: int, batch_size: int = 500) -> np.ndarray:
-    """``n_samples`` images from ``generator`` for the latents of ``seed``."""
-    if n_samples < 1:
-        raise FashionGanError(f"n_samples must be at least 1, got {n_samples}")
-    latent_dim = generator.input_shape[-1]
-    if not isinstance(latent_dim, int):
-        raise FashionGanError(f"generator input shape {generator.input_shape} has no fixed latent size")
-    images = generator.predict(sample_latents(n_samples, latent_dim, seed), batch_size=batch_size, verbose=0)
-    return np.asarray(images, np.float32)
 
 
 class FashionEvaluator:

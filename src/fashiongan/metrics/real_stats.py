@@ -8,14 +8,13 @@ can refuse to compare numbers measured under different protocols.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fashiongan.errors import FashionGanError
-from fashiongan.metrics.atomic import temporary_sibling
+from fashiongan.fileio import write_npz
 from fashiongan.metrics.frechet import feature_statistics
 
 MAX_STORED_FEATURES = 10_000
@@ -51,28 +50,19 @@ class RealStats:
 
     def save(self, path: str | Path) -> Path:
         """Write the npz through a temporary file and rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        try:
-            np.savez(
-                tmp,
-                version=_FORMAT_VERSION,
-                mu=self.mu,
-                sigma=self.sigma,
-                features=self.features,
-                class_counts=self.class_counts,
-                label_counts=self.label_counts,
-                n=self.n,
-                split=self.split,
-                data_hash=self.data_hash,
-                classifier_hash=self.classifier_hash,
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_npz(
+            path,
+            version=_FORMAT_VERSION,
+            mu=self.mu,
+            sigma=self.sigma,
+            features=self.features,
+            class_counts=self.class_counts,
+            label_counts=self.label_counts,
+            n=self.n,
+            split=self.split,
+            data_hash=self.data_hash,
+            classifier_hash=self.classifier_hash,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> RealStats:

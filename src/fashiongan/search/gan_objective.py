@@ -8,7 +8,7 @@ a seeded permutation of the training split (the same subset for every trial), re
 Outcomes: a trial the pruner stops, or one a failure detector stops (stalled at ln 2, diverged,
 collapsed), ends PRUNED with the reason, so Optuna keeps its last intermediate score and steers
 away from that region; a trial whose final score is NaN or that crashes ends FAILED with the
-reason (see :func:`fashiongan.search.run_objective`).
+reason (see :func:`fashiongan.search.objective.run_objective`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import numpy as np
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.config import Params
 from fashiongan.data import load_split
-from fashiongan.evaluation import load_generator
 from fashiongan.metrics.evaluator import FashionEvaluator
-from fashiongan.paths import CLASSIFIER_PATH, GENERATOR_PATH, PROCESSED_DIR, REAL_STATS_PATH
-from fashiongan.search import TrialContext, TrialOutcome
-from fashiongan.training import sample_path, train_gan
+from fashiongan.models import load_generator
+from fashiongan.paths import CLASSIFIER_PATH, GENERATOR_PATH, PROCESSED_DIR, REAL_STATS_PATH, sample_path
+from fashiongan.search.types import TrialContext, TrialOutcome
+from fashiongan.training import train_gan
 
 
 class PruningCallback(keras.callbacks.Callback):
@@ -62,7 +62,7 @@ def training_subset(x: np.ndarray, max_images: int | None, seed: int) -> np.ndar
 
 
 class GanObjective:
-    """Callable objective for :func:`fashiongan.search.sweep_stage`; picklable for worker processes."""
+    """The sweep stage's default objective (a callable on :class:`TrialContext`); picklable for worker processes."""
 
     name = "gan"
 
@@ -99,6 +99,7 @@ class GanObjective:
         return self._evaluator[1]
 
     def __call__(self, ctx: TrialContext) -> TrialOutcome:
+        """Train the trial's configuration on the fixed subset; its score, or why it stopped early."""
         started = time.perf_counter()
         params, s = ctx.params, ctx.params.search
         x, _ = load_split("train", self.processed_dir)

@@ -9,30 +9,29 @@ sweep is replayed into an in-memory Optuna study so it gets the same plots.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from fashiongan.config import Params
+from fashiongan.fileio import write_csv, write_text
 from fashiongan.progress import log
-
-if TYPE_CHECKING:
-    from fashiongan.search import TrialRow
+from fashiongan.search.types import TrialRow
 
 COLUMNS = ("number", "dropout", "first_layer_width", "{metric}", "state", "reason", "epochs_trained", "seconds", "last_reported", "counted")
 PARAMS = ("dropout", "first_layer_width")
 
 
 def _cell(value: Any) -> Any:
+    """A table cell: floats to 6 significant digits, NaN and None empty."""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return "" if value is None else value
@@ -40,17 +39,13 @@ def _cell(value: Any) -> Any:
 
 def write_trials_csv(rows: list[TrialRow], path: Path, metric: str) -> Path:
     """One line per trial: number, the two params, the metric, state, reason, epochs, seconds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = [c.format(metric=metric) for c in COLUMNS]
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for r in rows:
-            writer.writerow(
-                [_cell(v) for v in (r.number, r.dropout, r.first_layer_width, r.value, r.state, r.reason,
-                                    r.epochs_trained, r.seconds, r.last_reported, str(r.counted).lower())]
-            )  # fmt: skip
-    return path
+    lines = (
+        [_cell(v) for v in (r.number, r.dropout, r.first_layer_width, r.value, r.state, r.reason,
+                            r.epochs_trained, r.seconds, r.last_reported, str(r.counted).lower())]
+        for r in rows
+    )  # fmt: skip
+    return write_csv(path, header, lines)
 
 
 def best_row(rows: list[TrialRow]) -> TrialRow | None:
@@ -84,6 +79,7 @@ def study_from_rows(rows: list[TrialRow], params: Params) -> optuna.Study:
 
 
 def _has_reports(study: optuna.Study) -> bool:
+    """Whether any trial reported an intermediate score (else no intermediate-values plot)."""
     return any(t.intermediate_values for t in study.get_trials(deepcopy=False))
 
 
@@ -102,6 +98,7 @@ def _figures(study: optuna.Study) -> dict[str, Any]:
 
 
 def _draw(makers: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Each figure its maker can draw; the first failure is logged, the rest of the report goes on."""
     out = {}
     complete = None
     for name, make in makers.items():
@@ -146,6 +143,7 @@ def write_plot_pngs(study: optuna.Study, folder: Path) -> list[Path]:
 
 
 def _image_tag(path: str | None) -> str:
+    """The trial's sample grid as an inline base64 PNG, so the report opens without its folder."""
     if not path or not Path(path).is_file():
         return "<span class=none>no samples</span>"
     data = base64.b64encode(Path(path).read_bytes()).decode()
@@ -204,6 +202,4 @@ def write_report_html(rows: list[TrialRow], study: optuna.Study, path: Path, sum
 <h2>Optuna plots</h2>{plots or '<p class=none>no plots yet (needs a complete trial)</p>'}
 </body></html>
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page)
-    return path
+    return write_text(path, page)

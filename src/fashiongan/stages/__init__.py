@@ -1,0 +1,33 @@
+"""The pipeline's stages, one thin function each, called alike by ``pipelines/<stage>.py`` and the CLI.
+
+A stage reads params, calls the library below it and writes its outputs at the paths named in
+:mod:`fashiongan.paths`; library modules never import from here. Modules, in pipeline order:
+``data`` (fetch, preprocess), ``train_classifier``, ``sweep``, ``train``, ``evaluate``,
+``promote`` and ``sample`` (the CLI's look at a registered generator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fashiongan.config import Params
+from fashiongan.params_file import load_params
+from fashiongan.errors import exit_on_error
+
+R = TypeVar("R")
+
+
+def run_stage(stage: Callable[[Params], R], describe: Callable[[R], str], params: Params | None = None) -> R:
+    """What a ``pipelines/<stage>.py`` script does: run ``stage`` on params.yaml and print ``describe(result)``.
+
+    A problem the user can fix prints one ``error:`` line and exits 2 instead of a traceback.
+    """
+
+    @exit_on_error
+    def main() -> Any:
+        result = stage(params or load_params())
+        print(describe(result))
+        return result
+
+    return main()

@@ -1,0 +1,64 @@
+"""MLflow tracking for every train, evaluate and sweep run; the one package that imports mlflow.
+
+- ``store``: which tracking store (URI precedence), whether it answers, ``mlflow ui`` over it.
+- ``runs``: :func:`new_run` and :func:`reopen_run`, ending runs a dead process left RUNNING.
+- ``callback``: :class:`MlflowMetricsCallback`, per-epoch metrics and grids during ``fit``.
+- ``artifacts``: the dataset, the generator model, files, evaluations; registering and loading models.
+
+Callers use this facade (``from fashiongan import tracking``; ``tracking.new_run(...)``), so the
+registry, the stages and the sweep never import mlflow themselves.
+"""
+
+from mlflow.exceptions import MlflowException
+
+from fashiongan.tracking.artifacts import (
+    GENERATOR_URI_TAG,
+    generator_uri,
+    load_generator,
+    log_dataset_manifest,
+    log_evaluation,
+    log_training_outputs,
+    manifest_digest,
+    register_model,
+)
+from fashiongan.tracking.callback import MlflowMetricsCallback, tag_stop_reason
+from fashiongan.tracking.runs import TrackedRun, close_interrupted_run, end_run_as, new_run, reopen_run
+from fashiongan.tracking.store import (
+    DEFAULT_URI,
+    TrackingUnavailable,
+    UnknownRunError,
+    activate,
+    check_tracking,
+    client,
+    redact,
+    resolve_uri,
+    ui_command,
+)
+
+__all__ = [
+    "DEFAULT_URI",
+    "GENERATOR_URI_TAG",
+    "MlflowException",
+    "MlflowMetricsCallback",
+    "TrackedRun",
+    "TrackingUnavailable",
+    "UnknownRunError",
+    "activate",
+    "check_tracking",
+    "client",
+    "close_interrupted_run",
+    "end_run_as",
+    "generator_uri",
+    "load_generator",
+    "log_dataset_manifest",
+    "log_evaluation",
+    "log_training_outputs",
+    "manifest_digest",
+    "new_run",
+    "redact",
+    "register_model",
+    "reopen_run",
+    "resolve_uri",
+    "tag_stop_reason",
+    "ui_command",
+]

@@ -1,0 +1,241 @@
+"""The tracking store: which one (URI precedence), whether it answers, and the ``mlflow ui`` over it.
+
+Where runs go (first match wins):
+
+1. ``tracking.uri`` in params.yaml,
+2. the ``MLFLOW_TRACKING_URI`` environment variable,
+3. ``sqlite:///mlruns/mlflow.db`` with artifacts in ``mlruns/artifacts/``.
+
+Relative sqlite and file paths are made absolute against the working directory (the project
+root, where dvc.yaml lives), so a stage started from anywhere writes to the same store. A remote
+server (``http://...``) is probed with a short timeout before any work starts, so a stopped server
+fails in one line instead of after an hour of training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
+from mlflow.exceptions import MlflowException
+
+from fashiongan.config import Params
+from fashiongan.errors import FashionGanError
+from fashiongan.paths import MLRUNS_DIR
+
+DEFAULT_URI = f"sqlite:///{MLRUNS_DIR.as_posix()}/mlflow.db"
+SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
+_REMOTE_SCHEMES = ("http", "https")
+_LOCAL_DB_SCHEME = "sqlite"
+
+
+class UnknownRunError(FashionGanError):
+    """A run id (from metrics/train.json, a study, ...) that the tracking store does not hold."""
+
+
+class TrackingUnavailable(FashionGanError):
+    """The tracking store stopped answering during a run (server stopped, network lost)."""
+
+
+def redact(value: str) -> str:
+    """Hide the password in ``scheme://user:pass@host`` and secret-looking query values."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return value
+    if not parts.scheme or not parts.netloc:
+        return value
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    query = "&".join(
+        f"{k}=***" if SECRET_NAME.search(k) else f"{k}={v}" if sep else k
+        for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def resolve_uri(params: Params) -> str:
+    """The tracking URI after precedence (params, env, default) with local paths made absolute."""
+    uri = params.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    scheme = urlsplit(uri).scheme
+    if scheme == _LOCAL_DB_SCHEME:
+        prefix = "sqlite:///"
+        if not uri.startswith(prefix):
+            raise FashionGanError(f"tracking URI {uri} is not a sqlite file URI: write sqlite:///path/to/mlflow.db")
+        path = uri[len(prefix) :]
+        if path and path != ":memory:" and not path.startswith("/"):
+            return prefix + str(Path(path).absolute())
+        return uri
+    if scheme == "file":
+        return Path(urlsplit(uri).path).absolute().as_uri()
+    if not scheme:
+        return Path(uri).absolute().as_uri()
+    return uri
+
+
+def local_root(uri: str) -> Path | None:
+    """Folder of a local store (sqlite file's folder or file-store root); None for remote stores."""
+    scheme = urlsplit(uri).scheme
+    if scheme == _LOCAL_DB_SCHEME:
+        path = uri[len("sqlite:///") :]
+        return Path(path).parent if path.startswith("/") else None
+    if scheme == "file":
+        return Path(urlsplit(uri).path)
+    return None
+
+
+def artifact_location(uri: str) -> str | None:
+    """Explicit artifact folder for new experiments in a local store: ``<store folder>/artifacts``."""
+    root = local_root(uri)
+    return (root / "artifacts").as_uri() if root is not None else None
+
+
+@contextmanager
+def fast_http(timeout_s: float) -> Iterator[None]:
+    """Turn off mlflow's minutes-long HTTP retries for one probe."""
+    names = (MLFLOW_HTTP_REQUEST_MAX_RETRIES.name, MLFLOW_HTTP_REQUEST_TIMEOUT.name)
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ[MLFLOW_HTTP_REQUEST_MAX_RETRIES.name] = "0"
+    os.environ[MLFLOW_HTTP_REQUEST_TIMEOUT.name] = str(max(1, math.ceil(timeout_s)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("Read timed out", "timed out"),
+    ("Name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("Temporary failure in name resolution", "unknown host"),
+    ("No route to host", "no route to host"),
+)
+
+
+def short_reason(exc: BaseException) -> str:
+    """A short cause of an mlflow error (connection refused, timed out, HTTP 503, ...), credentials hidden."""
+    text = str(exc)
+    for needle, reason in _REASONS:
+        if needle in text:
+            return reason
+    code = re.search(r"error code (\d{3})", text)
+    if code:
+        return f"HTTP {code.group(1)}"
+    first = " ".join(text.split())
+    return redact(first[:120]) or type(exc).__name__
+
+
+_UNREACHABLE = {"connection refused", "timed out", "unknown host", "no route to host"}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether an mlflow error means the store cannot be reached (not a bad request)."""
+    return short_reason(exc) in _UNREACHABLE or "Max retries exceeded" in str(exc)
+
+
+def lost_message(uri: str, exc: BaseException, when: str) -> str:
+    """One line for a store that went away mid-run."""
+    return (
+        f"tracking store {redact(uri)} stopped answering {when} ({short_reason(exc)}): restart it and re-run; "
+        "finished epochs are kept in checkpoints/ and the re-run resumes from them"
+    )
+
+
+def check_tracking(params: Params) -> str:
+    """Resolve the tracking URI and prove the store answers; return the (redacted) URI.
+
+    Remote servers get one request with ``tracking.timeout_s`` and no retries; local stores only
+    need their folder. Raises :class:`FashionGanError` in one line otherwise.
+    """
+    uri = resolve_uri(params)
+    scheme = urlsplit(uri).scheme
+    root = local_root(uri)
+    if root is not None:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FashionGanError(
+                f"tracking store folder {root} cannot be created ({exc.strerror}): set tracking.uri or fix permissions"
+            ) from None
+        return uri
+    started = time.monotonic()
+    try:
+        with fast_http(params.tracking.timeout_s):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any failure of the probe means "unreachable"
+        what = "tracking server" if scheme in _REMOTE_SCHEMES else "tracking store"
+        waited = time.monotonic() - started
+        reason = short_reason(exc)
+        if reason == "timed out":
+            reason = f"timed out after {waited:.0f} s"
+        raise FashionGanError(
+            f"{what} {redact(uri)} unreachable ({reason}): start it or set tracking.uri / MLFLOW_TRACKING_URI"
+        ) from None
+    return redact(uri)
+
+
+def activate(params: Params) -> str:
+    """Probe the store and point mlflow (tracking and registry) at it; return the resolved URI."""
+    check_tracking(params)
+    uri = resolve_uri(params)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def client() -> MlflowClient:
+    """Client for the store :func:`activate` selected (the registry uses it)."""
+    return MlflowClient()
+
+
+def experiment_id(name: str, uri: str) -> str:
+    """Get or create the experiment, with the artifact folder pinned for local stores."""
+    found = client().get_experiment_by_name(name)
+    if found is None:
+        try:
+            return client().create_experiment(name, artifact_location=artifact_location(uri))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            found = client().get_experiment_by_name(name)
+    if found is None or found.lifecycle_stage == "deleted":
+        raise FashionGanError(
+            f"MLflow experiment {name!r} is deleted: restore it (mlflow experiments restore) or set another tracking.experiment"
+        )
+    return found.experiment_id
+
+
+def ui_command(params: Params, port: int = 5000) -> list[str]:
+    """``mlflow ui`` over the local store, bound to 127.0.0.1 (the CLI/Makefile execs it)."""
+    uri = resolve_uri(params)
+    root = local_root(uri)
+    if root is None:
+        raise FashionGanError(
+            f"tracking URI {redact(uri)} is a server, not a local store: open it in a browser instead of `mlflow ui`"
+        )
+    if not 0 < port < 65536:
+        raise FashionGanError(f"port {port} is not a TCP port: pass 1-65535")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    artifacts = artifact_location(uri)
+    if artifacts is not None:
+        command += ["--default-artifact-root", artifacts]
+    return command + ["--host", "127.0.0.1", "--port", str(port)]
