@@ -127,7 +127,7 @@ def _use_mixed_precision(requested: bool) -> bool:
     return requested
 
 
-def _trajectory(params: Params, spec: ResolvedModel, mixed: bool) -> dict[str, Any]:
+def _trajectory(params: Params, spec: ResolvedModel, how: ResolvedTraining, mixed: bool) -> dict[str, Any]:
     """The values a checkpoint must agree on to be resumed (``epochs`` is not one of them)."""
     t = params.train
     return {
@@ -136,7 +136,7 @@ def _trajectory(params: Params, spec: ResolvedModel, mixed: bool) -> dict[str, A
             "batch_size": t.batch_size,
             "seed": t.seed,
             "steps_per_epoch": t.steps_per_epoch,
-            **resolve_training(spec.preset, t).as_dict(),
+            **how.as_dict(),
         },
         "mixed_precision": mixed,
     }
@@ -187,8 +187,10 @@ def train_gan(
         tf.config.experimental.enable_op_determinism()
     mixed = _use_mixed_precision(t.mixed_precision)
     spec = resolve_model_params(params.model)
+    how = resolve_training(spec.preset, t)
+    per_epoch = steps_per_epoch(params, len(x_train))
     gan = build_gan(params, mixed)
-    fp = fingerprint(_trajectory(params, spec, mixed), x_train)
+    fp = fingerprint(_trajectory(params, spec, how, mixed), x_train)
 
     out = Path(out_dir) if out_dir is not None else None
     state = None
@@ -199,13 +201,13 @@ def train_gan(
     gan.stop_reason = state.stop_reason if state else None
 
     if gan.stop_reason is None and first_epoch < t.epochs:
-        chain = _callback_chain(gan, params, spec, out, fp, history, list(callbacks), len(x_train))
+        chain = _callback_chain(gan, params, spec, how, per_epoch, out, fp, history, list(callbacks))
         data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch)
         gan.fit(
             data,
             epochs=t.epochs,
             initial_epoch=first_epoch,
-            steps_per_epoch=steps_per_epoch(params, len(x_train)),
+            steps_per_epoch=per_epoch,
             callbacks=chain,
             shuffle=False,  # make_dataset shuffles, per epoch and seeded
             verbose=verbose,
@@ -220,9 +222,9 @@ def train_gan(
         resumed_from=first_epoch,
         fingerprint=fp,
         model=spec.as_dict(),
-        training=resolve_training(spec.preset, t).as_dict(),
+        training=how.as_dict(),
         mixed_precision=mixed,
-        images_per_epoch=steps_per_epoch(params, len(x_train)) * t.batch_size,
+        images_per_epoch=per_epoch * t.batch_size,
     )
     if out is not None:
         write_outputs(result, out, n_images=len(x_train))
@@ -234,9 +236,9 @@ def steps_per_epoch(params: Params, n_images: int) -> int:
     return params.train.steps_per_epoch or n_images // params.train.batch_size
 
 
-def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) -> list[keras.callbacks.Callback]:
+def _callback_chain(gan, params, spec, how, per_epoch, out, fp, history, callbacks) -> list[keras.callbacks.Callback]:
     t = params.train
-    images_per_epoch = steps_per_epoch(params, n_images) * t.batch_size
+    images_per_epoch = per_epoch * t.batch_size
     scorers = [c for c in callbacks if isinstance(c, EpochEvaluator)]
     others = [c for c in callbacks if not isinstance(c, EpochEvaluator)]
     chain: list[keras.callbacks.Callback] = [_EpochTimer(), *scorers]
@@ -246,7 +248,7 @@ def _callback_chain(gan, params, spec, out, fp, history, callbacks, n_images) ->
         t.divergence_bound,
         t.collapse_min_classes,
         saturation=t.stall_saturation,
-        ln2_rule=resolve_training(spec.preset, t).loss != "hinge",  # ln 2 is a cross-entropy value
+        ln2_rule=how.loss != "hinge",  # ln 2 is a cross-entropy value
         collapse_patience=t.collapse_patience,
         collapse_warmup=t.collapse_warmup_images // images_per_epoch,  # in epochs, whatever the data size
         fid_rise_patience=t.fid_rise_patience,
