@@ -4,7 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml Makefile | sha256sum | cut -c1-16)
-PYTEST_ARGS ?=
+# One pytest worker per core; a test file stays on one worker (its module fixtures are built once).
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MLFLOW_DISABLE_TELEMETRY ?= true
