@@ -153,10 +153,14 @@ def ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
 ) -> None:
     """Start `mlflow ui` on the project's tracking store, bound to 127.0.0.1."""
-    from fashiongan.tracking import ui_command
+    from fashiongan.tracking import ui_command, ui_links
 
-    command = ui_command(load_params(params), port=port)
-    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    project = load_params(params)
+    command = ui_command(project, port=port)
+    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop); the runs, in Model training mode:")
+    links = ui_links(project, port=port) or {"no runs yet": f"http://127.0.0.1:{port}"}
+    for name, link in links.items():
+        typer.echo(f"  {name}: {link}")
     os.execv(command[0], command)
 
 
