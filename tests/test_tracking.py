@@ -120,6 +120,14 @@ def test_tiny_run_lands_in_store(backend: str, tmp_path: Path, request: pytest.F
     np.testing.assert_allclose(loaded.predict(z, verbose=0), generator.predict(z, verbose=0), atol=1e-6)
     logged = client.get_logged_model(model_uri.removeprefix("models:/"))
     assert logged.source_run_id == run_id
+    import mlflow
+    from importlib.metadata import version
+
+    requirements = Path(mlflow.artifacts.download_artifacts(f"{logged.artifact_location}/requirements.txt")).read_text().splitlines()
+    tf = version("tensorflow-cpu")  # the build this environment has (Linux x86-64 CPU)
+    # the target's build: tensorflow-cpu only exists for Linux x86-64, elsewhere the full tensorflow
+    assert f'tensorflow-cpu=={tf}; platform_machine == "x86_64" and sys_platform == "linux"' in requirements
+    assert f'tensorflow=={tf}; platform_machine != "x86_64" or sys_platform != "linux"' in requirements
     if backend == "sqlite":
         experiment = client.get_experiment(run.info.experiment_id)
         assert experiment.artifact_location == (tmp_path / "mlruns" / "artifacts").as_uri()
