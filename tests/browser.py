@@ -52,13 +52,16 @@ class Browser:
 def _request(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())["value"]
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())["value"]
+    except urllib.error.HTTPError as exc:  # WebDriver errors carry their reason in the body
+        raise RuntimeError(f"{method} {url}: {exc.code} {exc.read().decode(errors='replace')[:500]}") from None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium with no network (every host name fails to resolve): pages must work offline."""
+    """Headless Chromium with no network but loopback (other host names fail to resolve): pages must work offline."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("needs the Debian packages chromium and chromium-driver (installed by .ci/run)")
     port = free_port()
@@ -74,7 +77,7 @@ def browser() -> Iterator[Browser]:
         options = {
             "binary": CHROMIUM,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--host-resolver-rules=MAP * ~NOTFOUND"],
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
         }  # fmt: skip
         capabilities = {"browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": {"browser": "ALL"}}
         session = _request("POST", f"{base}/session", {"capabilities": {"alwaysMatch": capabilities}})["sessionId"]

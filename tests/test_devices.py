@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from fashiongan.devices import GROWTH_ENV, VISIBLE_ENV, environment, visible_gpus, worker_env
+from fashiongan.devices import GROWTH_ENV, VISIBLE_ENV, visible_gpus, worker_env
+from fashiongan.environ import environment
 
 
 def test_each_worker_gets_memory_growth_and_its_own_gpu_round_robin() -> None:

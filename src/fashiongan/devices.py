@@ -9,8 +9,6 @@ worker's TensorFlow starts, so they are set on the child before it starts. Witho
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 
 GROWTH_ENV = "TF_FORCE_GPU_ALLOW_GROWTH"
 VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
@@ -35,17 +33,3 @@ def worker_env(index: int, gpus: list[str]) -> dict[str, str]:
         env[VISIBLE_ENV] = gpus[index % len(gpus)]
     return env
 
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in os.environ for the block (a spawned child started inside inherits them)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

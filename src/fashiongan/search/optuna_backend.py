@@ -17,7 +17,8 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from fashiongan.devices import environment, visible_gpus, worker_env
+from fashiongan.devices import visible_gpus, worker_env
+from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError
 from fashiongan.progress import log
 from fashiongan.search.claiming import (

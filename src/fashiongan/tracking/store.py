@@ -30,6 +30,7 @@ from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW
 from mlflow.exceptions import MlflowException
 
 from fashiongan.config import Params
+from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError
 from fashiongan.paths import MLRUNS_DIR
 
@@ -111,18 +112,8 @@ def artifact_location(uri: str) -> str | None:
 @contextmanager
 def fast_http(timeout_s: float) -> Iterator[None]:
     """Turn off mlflow's minutes-long HTTP retries for one probe."""
-    names = (MLFLOW_HTTP_REQUEST_MAX_RETRIES.name, MLFLOW_HTTP_REQUEST_TIMEOUT.name)
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ[MLFLOW_HTTP_REQUEST_MAX_RETRIES.name] = "0"
-    os.environ[MLFLOW_HTTP_REQUEST_TIMEOUT.name] = str(max(1, math.ceil(timeout_s)))
-    try:
+    with environment({MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "0", MLFLOW_HTTP_REQUEST_TIMEOUT.name: str(max(1, math.ceil(timeout_s)))}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 _REASONS = (
