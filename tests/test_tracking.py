@@ -120,6 +120,14 @@ def test_tiny_run_lands_in_store(backend: str, tmp_path: Path, request: pytest.F
     np.testing.assert_allclose(loaded.predict(z, verbose=0), generator.predict(z, verbose=0), atol=1e-6)
     logged = client.get_logged_model(model_uri.removeprefix("models:/"))
     assert logged.source_run_id == run_id
+    import mlflow
+    from importlib.metadata import version
+
+    requirements = Path(mlflow.artifacts.download_artifacts(f"{logged.artifact_location}/requirements.txt")).read_text().splitlines()
+    tf = version("tensorflow-cpu")  # the build this environment has (Linux x86-64 CPU)
+    # the target's build: tensorflow-cpu only exists for Linux x86-64, elsewhere the full tensorflow
+    assert f'tensorflow-cpu=={tf}; platform_machine == "x86_64" and sys_platform == "linux"' in requirements
+    assert f'tensorflow=={tf}; platform_machine != "x86_64" or sys_platform != "linux"' in requirements
     if backend == "sqlite":
         experiment = client.get_experiment(run.info.experiment_id)
         assert experiment.artifact_location == (tmp_path / "mlruns" / "artifacts").as_uri()
@@ -307,6 +315,32 @@ def test_ui_command_serves_the_local_store_on_localhost(tmp_path: Path) -> None:
     assert command[-4:] == ["--host", "127.0.0.1", "--port", "5001"]
     with pytest.raises(FashionGanError, match="is a server"):
         tracking.ui_command(params(uri="http://127.0.0.1:5000"))
+
+
+def test_experiments_are_model_training_and_ui_links_land_on_their_runs() -> None:
+    p = params(sweep_experiment="test-sweeps")
+    assert tracking.ui_links(p, port=5001) == {}  # nothing logged yet: no link to a missing experiment
+    with tracking.new_run(p, "train"):
+        pass
+    experiment = MlflowClient().get_experiment_by_name("test")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracking.ui_links(p, port=5001) == {
+        "test": f"http://127.0.0.1:5001/#/experiments/{experiment.experiment_id}?workflowType=machine_learning"
+    }
+
+
+def test_system_metrics_are_logged_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    p = parse_params({"tracking": {"experiment": "test"}, "train": {"log_system_metrics": True}})
+    with tracking.new_run(p, "train") as run:
+        time.sleep(2)
+    with tracking.new_run(params(), "train") as quiet:
+        time.sleep(1)
+    assert any(k.startswith("system/cpu_utilization") for k in MlflowClient().get_run(run.run_id).data.metrics)
+    assert not any(k.startswith("system/") for k in MlflowClient().get_run(quiet.run_id).data.metrics)
 
 
 def test_git_commit_and_dirty_flag_are_tags(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from fashiongan.callbacks import EpochEvaluator
 from fashiongan.detectors import CollapseDetector, DivergenceDetector, StallDetector, detectors
 from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
 from fashiongan.params_file import parse_params
-from fashiongan.paths import CHECKPOINT_NAME
+from fashiongan.paths import CHECKPOINT_NAME, HISTORY_CSV, TRAIN_METRICS
 from fashiongan.stages.train import train_stage
 from fashiongan.training import build_gan, train_gan
 
@@ -232,6 +232,21 @@ def test_too_few_images_is_a_user_error(sample_x):
 
     with pytest.raises(FashionGanError, match="fewer than train.batch_size"):
         train_gan(tiny_params(batch_size=64), sample_x[:10])
+
+
+def test_history_and_metrics_are_on_disk_while_training_runs(sample_x, tmp_path: Path):
+    seen: list[tuple[str, dict]] = []
+
+    class Watch(keras.callbacks.Callback):  # runs before the recorder: sees the previous epochs' files
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                seen.append(((tmp_path / HISTORY_CSV).read_text(), json.loads((tmp_path / TRAIN_METRICS).read_text())))
+
+    train_gan(tiny_params(epochs=3), sample_x[:64], out_dir=tmp_path, callbacks=[Watch()])
+    history, metrics = seen[0]
+    assert [line.split(",")[0] for line in history.splitlines()] == ["epoch", "1", "2"]
+    assert metrics["in_progress"] is True and metrics["epochs_trained"] == 2 and "g_loss" in metrics
+    assert "in_progress" not in json.loads((tmp_path / TRAIN_METRICS).read_text())  # the final summary replaced it
 
 
 def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path):

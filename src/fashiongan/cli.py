@@ -13,15 +13,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import typer
 
 from fashiongan.config import Params
 from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.overrides import resolve_params
-from fashiongan.params_doc import params_help
+from fashiongan.logs import set_verbose
+from fashiongan.params_doc import effective_params, params_help
 
 app = typer.Typer(
     add_completion=False,
@@ -31,10 +30,26 @@ app = typer.Typer(
 )
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", metavar="PATH", help="params file (default: ./params.yaml)")]
+
+
+def _verbose(value: bool) -> bool:
+    """Typer callback: runs while parsing, before the stage imports TensorFlow."""
+    if value:
+        set_verbose()
+    return value
+
+
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", callback=_verbose, is_eager=True, help="show TensorFlow's and the libraries' log lines (quiet by default)"),
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-S", metavar="KEY=VALUE", help="override a parameter, e.g. -S train.epochs=1 (repeatable; value parsed as YAML)"),
 ]
+
+# --help lists the values in effect here, so a user sees what a run would use.
+IN_EFFECT = effective_params()
 
 
 def show(result: dict[str, Any]) -> None:
@@ -42,9 +57,9 @@ def show(result: dict[str, Any]) -> None:
     typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
 
 
-@app.command(epilog=params_help("data"))
+@app.command(epilog=params_help("data", params=IN_EFFECT))
 @exit_on_error
-def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Download (or copy from a mirror, or take the bundled sample) the four Fashion-MNIST files into data/raw/, verified."""
     from fashiongan.stages.data import fetch_stage
 
@@ -52,47 +67,48 @@ def fetch(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
     show({"source": manifest["source"], "counts": manifest["counts"]})
 
 
-@app.command(epilog=params_help("data"))
+@app.command(epilog=params_help("data", params=IN_EFFECT))
 @exit_on_error
-def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Decode data/raw/ to float32 arrays in [-1, 1]: data/processed/train.npz (trained on) and test.npz (held out)."""
     from fashiongan.stages.data import preprocess_stage
 
     show(preprocess_stage(resolve_params(params, set_)))
 
 
-@app.command("train-classifier", epilog=params_help("evaluate"))
+@app.command("train-classifier", epilog=params_help("evaluate", params=IN_EFFECT))
 @exit_on_error
-def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Train the Fashion-MNIST classifier whose features define fid_fashion; cache real-image statistics."""
     from fashiongan.stages.train_classifier import train_classifier_stage
 
     show(train_classifier_stage(resolve_params(params, set_)))
 
 
-@app.command(epilog=params_help("model", "train"))
+@app.command(epilog=params_help("model", "train", params=IN_EFFECT))
 @exit_on_error
-def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Train the configured DCGAN preset; resumes from checkpoints/ after an interruption."""
     from fashiongan.stages.train import train_stage
 
     show(train_stage(resolve_params(params, set_)))
 
 
-@app.command(epilog=params_help("evaluate"))
+@app.command(epilog=params_help("evaluate", params=IN_EFFECT))
 @exit_on_error
-def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Score models/generator.keras: fid_fashion, kid_fashion, coverage, precision/recall (and fid_inception)."""
     from fashiongan.stages.evaluate import evaluate_stage
 
     show(evaluate_stage(resolve_params(params, set_)))
 
 
-@app.command(epilog=params_help("search"))
+@app.command(epilog=params_help("search", params=IN_EFFECT))
 @exit_on_error
 def sweep(
     params: ParamsOpt = DEFAULT_PARAMS,
     set_: SetOpt = None,
+    verbose: VerboseOpt = False,
     workers: Annotated[int | None, typer.Option(help="worker processes on this machine (default: search.workers)")] = None,
 ) -> None:
     """Search model.dropout and model.first_layer_width against FID; resumes the study; writes sweeps/."""
@@ -101,11 +117,12 @@ def sweep(
     show(sweep_stage(resolve_params(params, set_), workers=workers))
 
 
-@app.command(epilog=params_help("registry"))
+@app.command(epilog=params_help("registry", params=IN_EFFECT))
 @exit_on_error
 def promote(
     params: ParamsOpt = DEFAULT_PARAMS,
     set_: SetOpt = None,
+    verbose: VerboseOpt = False,
     force: Annotated[bool, typer.Option(help="move the alias even if not better or the protocol differs")] = False,
 ) -> None:
     """Register the evaluated generator and move alias `champion` to it only if its FID is strictly better."""
@@ -136,10 +153,14 @@ def ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
 ) -> None:
     """Start `mlflow ui` on the project's tracking store, bound to 127.0.0.1."""
-    from fashiongan.tracking import ui_command
+    from fashiongan.tracking import ui_command, ui_links
 
-    command = ui_command(load_params(params), port=port)
-    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    project = load_params(params)
+    command = ui_command(project, port=port)
+    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop); the runs, in Model training mode:")
+    links = ui_links(project, port=port) or {"no runs yet": f"http://127.0.0.1:{port}"}
+    for name, link in links.items():
+        typer.echo(f"  {name}: {link}")
     os.execv(command[0], command)
 
 
@@ -208,7 +229,7 @@ def selftest(
 
 @app.command()
 @exit_on_error
-def check(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None) -> None:
+def check(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Validate params.yaml and print the effective values."""
     show(resolve_params(params, set_).flat())
 

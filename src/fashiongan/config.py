@@ -138,6 +138,9 @@ class TrainParams(_Section):
     beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
     jit_compile: bool = Field(False, description="compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21)")
     mixed_precision: bool = Field(False, description="mixed_float16 policy (GPU only)")
+    log_system_metrics: bool = Field(
+        False, description="MLflow system metrics (CPU, memory, disk, network; GPU with nvidia-ml-py) beside each run's curves"
+    )
     checkpoint_every: int = Field(1, ge=1, description="save a resumable checkpoint every N epochs")
     eval_every: int = Field(1, ge=0, description="compute fid_fashion every N epochs (0 = never during training)")
     eval_samples: int = Field(1000, ge=2, description="generated images for the in-training fid_fashion")

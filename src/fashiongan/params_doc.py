@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from fashiongan.config import Params
+from fashiongan.errors import FashionGanError
 from fashiongan.fileio import write_text
+from fashiongan.params_file import DEFAULT_PARAMS, load_params
 
 TABLE_START, TABLE_END = "<!-- params-table:start -->", "<!-- params-table:end -->"
 
@@ -35,10 +37,24 @@ def schema_fields(*sections: str) -> list[tuple[str, Any, str]]:
     return rows
 
 
-def params_help(*sections: str) -> str:
-    """Epilog listing every parameter a command reads, from the schema's descriptions."""
-    lines = [f"  {key} = {json.dumps(default)}: {text}" for key, default, text in schema_fields(*sections)]
-    return "\b\nParameters read (params.yaml):\n" + "\n".join(lines)
+def effective_params(path: Path = DEFAULT_PARAMS) -> Params | None:
+    """The params in effect in this folder, or None when ``path`` is missing or invalid (help must still show)."""
+    try:
+        return load_params(path)
+    except FashionGanError:
+        return None
+
+
+def params_help(*sections: str, params: Params | None = None) -> str:
+    """Epilog listing every parameter a command reads: the value in ``params`` (else the default) and its meaning."""
+    values = params.flat() if params is not None else {}
+    lines = []
+    for key, default, text in schema_fields(*sections):
+        value = values.get(key, default)
+        note = f" (default {json.dumps(default)})" if value != default else ""
+        lines.append(f"  {key} = {json.dumps(value)}{note}: {text}")
+    source = f"values in ./{DEFAULT_PARAMS}" if params is not None else f"schema defaults: no valid ./{DEFAULT_PARAMS} here"
+    return f"\b\nParameters read ({source}):\n" + "\n".join(lines)
 
 
 def params_table(params: Params) -> str:

@@ -139,12 +139,37 @@ def promote(
         version = existing
         for key, tag in _version_tags(metric, value, metrics, protocol).items():
             client.set_model_version_tag(reg.model_name, version, key, tag)
+    _describe(params, run_id, version, metric, value, protocol)
     if promoted:  # each alias move is atomic: champion always names a complete version, old or new
         if champion_version is not None and champion_version != version:
             client.set_registered_model_alias(reg.model_name, reg.previous_alias, champion_version)
         client.set_registered_model_alias(reg.model_name, reg.alias, version)
     _record(params, run_id, version, promoted, reason)
     return PromotionDecision(promoted, reason, reg.model_name, version, run_id, metric, value, champion_version, champion_value)
+
+
+# What a version's page in the registry should answer without opening its run.
+DESCRIBED_PARAMS = ("model.", "data.source", "data.max_images", "data.splits", "train.epochs", "train.steps_per_epoch", "train.hparams")
+
+
+def _describe(params: Params, run_id: str, version: str, metric: str, value: float, protocol: Mapping[str, Any]) -> None:
+    """Give the version a description (metric, protocol, params, data) and ``param.*`` / ``data.*`` tags from its run."""
+    client, name = tracking.client(), params.registry.model_name
+    run = client.get_run(run_id)
+    shown = {k: v for k, v in sorted(run.data.params.items()) if k.startswith(DESCRIBED_PARAMS)}
+    data = {k: v for k, v in sorted(run.data.tags.items()) if k.startswith("dataset.")}
+    datasets = [f"{d.dataset.name} (digest {d.dataset.digest})" for d in run.inputs.dataset_inputs]
+    scalar = {k: v for k, v in protocol.items() if not isinstance(v, dict | list)}
+    lines = [
+        f"{metric} = {value:.4g} (lower is better), scored under protocol "
+        + ", ".join(f"{k}={v}" for k, v in sorted(scalar.items())) + ".",
+        f"Trained by run {run_id}; data: {', '.join(datasets) or 'not recorded'}"
+        + "".join(f"; {k}={v}" for k, v in data.items()) + ".",
+        "Params: " + (", ".join(f"{k}={v}" for k, v in shown.items()) or "not recorded") + ".",
+    ]
+    client.update_model_version(name, version, description="\n\n".join(lines))
+    for key, tag in {**{f"param.{k}": v for k, v in shown.items()}, **data}.items():
+        client.set_model_version_tag(name, version, key, str(tag))
 
 
 def _record(params: Params, run_id: str, version: str, promoted: bool, reason: str) -> None:

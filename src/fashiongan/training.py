@@ -91,11 +91,17 @@ class _SampleWriter(keras.callbacks.Callback):
 
 
 class _Recorder(keras.callbacks.Callback):
-    """Append each epoch's logs (and the stop reason, if set this epoch) to ``history``."""
+    """Append each epoch's logs (and the stop reason, if set this epoch) to ``history``; publish it live.
 
-    def __init__(self, history: list[dict[str, Any]]):
+    With an output folder the history CSV and ``metrics/train.json`` are rewritten (atomically) at
+    every epoch, so ``dvc plots show`` and ``dvc exp show`` show a run while it trains. A plain CSV
+    written here, not DVCLive: the curves need nothing DVCLive adds, and one more dependency costs
+    every install; the final summary replaces the live ``train.json`` when training ends.
+    """
+
+    def __init__(self, history: list[dict[str, Any]], out_dir: Path | None = None):
         super().__init__()
-        self.history = history
+        self.history, self.out_dir = history, out_dir
 
     def on_epoch_end(self, epoch, logs=None):
         row: dict[str, Any] = {"epoch": epoch + 1}
@@ -104,6 +110,11 @@ class _Recorder(keras.callbacks.Callback):
         if reason and not any(r.get("stop_reason") for r in self.history):
             row["stop_reason"] = reason
         self.history.append(row)
+        if self.out_dir is not None:
+            figures.write_history_csv(self.history, self.out_dir / HISTORY_CSV)
+            scored = [r for r in self.history if "fid_fashion" in r]
+            latest = {k: v for k, v in (scored[-1] if scored else {}).items() if k.startswith("fid_")}
+            write_json(self.out_dir / TRAIN_METRICS, {"in_progress": True, "epochs_trained": row["epoch"], **row, **latest})
 
 
 class _Checkpointer(keras.callbacks.Callback):
@@ -257,7 +268,7 @@ def _callback_chain(gan, params, spec, how, per_epoch, out, fp, history, callbac
     )
     if out is not None:
         chain.append(_SampleWriter(out, latents(t.grid_size**2, spec.latent_dim, t.seed), t.grid_size))
-    chain += [*others, _Recorder(history)]
+    chain += [*others, _Recorder(history, out)]
     if out is not None:
         chain.append(_Checkpointer(out / CHECKPOINT_DIR, history, fp, t.checkpoint_every, t.epochs))
     return chain

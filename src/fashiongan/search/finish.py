@@ -62,7 +62,11 @@ def finish_sweep(
             "params": {"model.dropout": best.dropout, "model.first_layer_width": best.first_layer_width},
             "model_path": best.model_path,
             "mlflow_run_id": best.run_id,
-            "apply": f"dvc exp run -S model.dropout={best.dropout:.4g} -S model.first_layer_width={best.first_layer_width}",
+            # train.hparams=params: under the default `sweep` train reads sweeps/best.json and ignores model.*
+            "apply": (
+                f"dvc exp run -S train.hparams=params -S model.dropout={best.dropout:.4g} "
+                f"-S model.first_layer_width={best.first_layer_width}"
+            ),
         }
         scorer = getattr(plan.objective, "final_scores", None)
         if scorer is not None and best.model_path:

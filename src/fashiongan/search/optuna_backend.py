@@ -17,6 +17,8 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from fashiongan.devices import visible_gpus, worker_env
+from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError
 from fashiongan.progress import log
 from fashiongan.search.claiming import (
@@ -132,8 +134,10 @@ def run_workers(plan: SweepPlan, workers: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
     procs = [ctx.Process(target=_worker_process, args=(plan, threads), name=f"sweep-worker-{i}") for i in range(workers)]
-    for proc in procs:
-        proc.start()
+    gpus = visible_gpus()
+    for i, proc in enumerate(procs):
+        with environment(worker_env(i, gpus)):  # memory growth; one GPU each when there are several
+            proc.start()
     for proc in procs:
         proc.join()
     failed = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]

@@ -56,7 +56,7 @@ def _digest(path: Path) -> str:
 
 
 # Train settings a trial ignores (the sweep sets its own epochs and evaluation cadence).
-TRAIN_KEYS_NOT_IN_TRIALS = {"epochs", "hparams", "checkpoint_every", "eval_every", "eval_samples", "grid_size"}
+TRAIN_KEYS_NOT_IN_TRIALS = {"epochs", "hparams", "checkpoint_every", "eval_every", "eval_samples", "grid_size", "log_system_metrics"}
 
 
 def fingerprint(params: Params, objective: Objective) -> dict[str, Any]:

@@ -32,7 +32,9 @@ from fashiongan.tracking.store import (
     client,
     redact,
     resolve_uri,
+    runs_link,
     ui_command,
+    ui_links,
 )
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
     "register_model",
     "reopen_run",
     "resolve_uri",
+    "runs_link",
     "tag_stop_reason",
     "ui_command",
+    "ui_links",
 ]

@@ -70,17 +70,39 @@ def log_dataset_manifest(manifest: dict[str, Any], *, name: str = "fashion-mnist
     mlflow.log_dict(manifest, "dataset/manifest.json")
 
 
+# pyproject.toml's split: the CPU build where PyPI has one, the full build elsewhere.
+CPU_BUILD_MARKER = 'platform_machine == "x86_64" and sys_platform == "linux"'
+FULL_BUILD_MARKER = 'platform_machine != "x86_64" or sys_platform != "linux"'
+
+
 def _pip_requirements() -> list[str]:
-    """Pinned keras and backend, so logging skips mlflow's slow requirement inference."""
+    """Pinned keras and backend, so logging skips mlflow's slow requirement inference.
+
+    For TensorFlow the pin names the build that loads the model on the target, not the one that
+    trained it: ``tensorflow-cpu`` exists only for Linux x86-64, so other platforms get
+    ``tensorflow``; a model trained with the CUDA build (``make repro GPU=1``) asks for
+    ``tensorflow[and-cuda]`` on Linux x86-64, a CPU-trained one for the smaller CPU build.
+    """
     pins = [f"keras=={keras.__version__}"]
     backend = keras.backend.backend()
+    if backend == "tensorflow":
+        version = _installed("tensorflow") or _installed("tensorflow-cpu")
+        if version is None:
+            return pins
+        linux = "tensorflow[and-cuda]" if _installed("tensorflow") and not _installed("tensorflow-cpu") else "tensorflow-cpu"
+        return pins + [f"{linux}=={version}; {CPU_BUILD_MARKER}", f"tensorflow=={version}; {FULL_BUILD_MARKER}"]
     for dist in (backend, f"{backend}-cpu"):
-        try:
-            pins.append(f"{dist}=={metadata.version(dist)}")
-            break
-        except metadata.PackageNotFoundError:
-            continue
+        if (version := _installed(dist)) is not None:
+            return pins + [f"{dist}=={version}"]
     return pins
+
+
+def _installed(dist: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class _KerasFlavor:

@@ -110,7 +110,10 @@ def new_run(
         experiment_id_ = parent.info.experiment_id
     else:
         experiment_id_ = experiment_id(experiment or params.tracking.experiment, uri)
-    active = mlflow.start_run(experiment_id=experiment_id_, run_name=run_name, nested=nested, tags=all_tags)
+    active = mlflow.start_run(
+        experiment_id=experiment_id_, run_name=run_name, nested=nested, tags=all_tags,
+        log_system_metrics=params.train.log_system_metrics,
+    )
     with _ended(params, uri, active.info.run_id):
         mlflow.log_params(safe(params.flat()), synchronous=True)
         yield TrackedRun(run_id=active.info.run_id, experiment_id=active.info.experiment_id, uri=redact(uri))

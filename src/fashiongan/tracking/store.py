@@ -30,6 +30,7 @@ from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW
 from mlflow.exceptions import MlflowException
 
 from fashiongan.config import Params
+from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError
 from fashiongan.paths import MLRUNS_DIR
 
@@ -37,6 +38,11 @@ DEFAULT_URI = f"sqlite:///{MLRUNS_DIR.as_posix()}/mlflow.db"
 SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
 _REMOTE_SCHEMES = ("http", "https")
 _LOCAL_DB_SCHEME = "sqlite"
+# MLflow 3's UI opens an experiment in its GenAI view (traces) unless told otherwise; the tag records
+# what the experiment holds, the URL query is what makes the UI land on the Runs table.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+RUNS_VIEW_QUERY = "workflowType=machine_learning"
 
 
 class UnknownRunError(FashionGanError):
@@ -106,18 +112,8 @@ def artifact_location(uri: str) -> str | None:
 @contextmanager
 def fast_http(timeout_s: float) -> Iterator[None]:
     """Turn off mlflow's minutes-long HTTP retries for one probe."""
-    names = (MLFLOW_HTTP_REQUEST_MAX_RETRIES.name, MLFLOW_HTTP_REQUEST_TIMEOUT.name)
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ[MLFLOW_HTTP_REQUEST_MAX_RETRIES.name] = "0"
-    os.environ[MLFLOW_HTTP_REQUEST_TIMEOUT.name] = str(max(1, math.ceil(timeout_s)))
-    try:
+    with environment({MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "0", MLFLOW_HTTP_REQUEST_TIMEOUT.name: str(max(1, math.ceil(timeout_s)))}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 _REASONS = (
@@ -212,7 +208,9 @@ def experiment_id(name: str, uri: str) -> str:
     found = client().get_experiment_by_name(name)
     if found is None:
         try:
-            return client().create_experiment(name, artifact_location=artifact_location(uri))
+            return client().create_experiment(
+                name, artifact_location=artifact_location(uri), tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND}
+            )
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -221,7 +219,26 @@ def experiment_id(name: str, uri: str) -> str:
         raise FashionGanError(
             f"MLflow experiment {name!r} is deleted: restore it (mlflow experiments restore) or set another tracking.experiment"
         )
+    if EXPERIMENT_KIND_TAG not in found.tags:  # made before the tag existed, or by someone else
+        client().set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
     return found.experiment_id
+
+
+def runs_link(base_url: str, experiment_id: str) -> str:
+    """The UI link that opens an experiment's Runs table (Model training mode), not the GenAI overview."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}?{RUNS_VIEW_QUERY}"
+
+
+def ui_links(params: Params, port: int = 5000) -> dict[str, str]:
+    """Experiment name -> Runs-table link, for the project's experiments the local store already holds."""
+    uri = resolve_uri(params)
+    root = local_root(uri)
+    store_file = Path(uri.removeprefix("sqlite:///")) if urlsplit(uri).scheme == _LOCAL_DB_SCHEME else root
+    if store_file is None or not store_file.exists():  # nothing logged yet: opening it would create it
+        return {}
+    store = MlflowClient(tracking_uri=uri)
+    found = {name: store.get_experiment_by_name(name) for name in (params.tracking.experiment, params.tracking.sweep_experiment)}
+    return {name: runs_link(f"http://127.0.0.1:{port}", e.experiment_id) for name, e in found.items() if e is not None}
 
 
 def ui_command(params: Params, port: int = 5000) -> list[str]:

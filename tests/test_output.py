@@ -1,0 +1,54 @@
+"""What a user reads: stage output without TensorFlow's start-up noise, and --help with the values in effect."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# Lines TensorFlow's C++ runtime and absl print on start-up or from grappler, none of them ours.
+NOISE = ("absl::InitializeLog", "cpu_feature_guard", "oneDNN custom operations", "E0000", "I0000", "W0000")
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who set nothing: no TF_CPP_MIN_LOG_LEVEL (conftest sets one for pytest)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra)
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "FASHIONGAN_VERBOSE"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=user_env(**extra), capture_output=True, text=True, timeout=300)
+
+
+def test_a_stage_that_loads_tensorflow_prints_only_its_own_line(tmp_path: Path) -> None:
+    # pipelines/evaluate.py imports TensorFlow before it finds that params.yaml is missing.
+    result = run([sys.executable, str(ROOT / "pipelines" / "evaluate.py")], tmp_path)
+    lines = (result.stdout + result.stderr).splitlines()
+    assert result.returncode == 2
+    assert lines == ["error: params file params.yaml not found: run from the project root or pass --params PATH"]
+
+
+def test_verbose_brings_the_library_output_back(tmp_path: Path) -> None:
+    quiet = run(["fashiongan", "evaluate"], tmp_path)
+    loud = run(["fashiongan", "evaluate", "--verbose"], tmp_path)
+    assert quiet.returncode == loud.returncode == 2
+    assert not any(word in quiet.stderr for word in NOISE)
+    assert loud.stderr.splitlines()[-1] == quiet.stderr.splitlines()[-1]  # the same run, only louder
+    if not any(word in loud.stderr for word in NOISE):
+        pytest.skip("this machine's TensorFlow prints no start-up lines even when asked")
+
+
+def test_help_shows_the_value_in_params_yaml_beside_the_default(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("search:\n  epochs: 3\n")
+    shown = run(["fashiongan", "sweep", "--help"], tmp_path, COLUMNS="200")
+    assert shown.returncode == 0
+    assert "search.epochs = 3 (default 2)" in shown.stdout
+    assert "search.n_trials = 4:" in shown.stdout  # not in the file: the default is in effect
