@@ -38,6 +38,8 @@ from fashiongan.tracking.store import (
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 _ENV_PREFIXES = ("FASHIONGAN_", "MLFLOW_", "TF_", "KERAS_", "CUDA_", "XLA_")
+# What DVC sets in an experiment's stages (dvc/env.py): the experiment a run belongs to
+_DVC_TAGS = {"DVC_EXP_NAME": "dvc.exp_name", "DVC_EXP_BASELINE_REV": "dvc.baseline_rev", "DVC_STAGE": "dvc.stage"}
 _log = logging.getLogger(__name__)
 
 
@@ -77,9 +79,10 @@ def _git_tags() -> dict[str, str]:
 
 
 def _run_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """The git state, the settings that change results (TF_*, CUDA_*, ...) and ``tags``, secrets dropped."""
+    """The git state, the DVC experiment, the settings that change results (TF_*, ...) and ``tags``, secrets dropped."""
     chosen = {f"env.{k}": v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-    return {**safe(chosen), **_git_tags(), **safe(tags or {})}
+    dvc = {tag: os.environ[name] for name, tag in _DVC_TAGS.items() if os.environ.get(name)}
+    return {**safe(chosen), **_git_tags(), **dvc, **safe(tags or {})}
 
 
 @contextmanager

@@ -6,8 +6,9 @@ Where runs go (first match wins):
 2. the ``MLFLOW_TRACKING_URI`` environment variable,
 3. ``sqlite:///mlruns/mlflow.db`` with artifacts in ``mlruns/artifacts/``.
 
-Relative sqlite and file paths are made absolute against the working directory (the project
-root, where dvc.yaml lives), so a stage started from anywhere writes to the same store. A remote
+Relative sqlite and file paths are made absolute against the project root (:func:`paths.project_root`:
+``$DVC_ROOT``, the repository above a DVC temporary workspace, the git top level), so queued and
+``--temp`` experiments write to the project's store, not to a copy DVC deletes afterwards. A remote
 server (``http://...``) is probed with a short timeout before any work starts, so a stopped server
 fails in one line instead of after an hour of training.
 """
@@ -31,7 +32,7 @@ from mlflow.exceptions import MlflowException
 
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import MLRUNS_DIR
+from fashiongan.paths import MLRUNS_DIR, project_root
 
 DEFAULT_URI = f"sqlite:///{MLRUNS_DIR.as_posix()}/mlflow.db"
 SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
@@ -68,7 +69,7 @@ def redact(value: str) -> str:
 
 
 def resolve_uri(params: Params) -> str:
-    """The tracking URI after precedence (params, env, default) with local paths made absolute."""
+    """The tracking URI after precedence (params, env, default) with local paths made absolute against the project root."""
     uri = params.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     scheme = urlsplit(uri).scheme
     if scheme == _LOCAL_DB_SCHEME:
@@ -77,12 +78,12 @@ def resolve_uri(params: Params) -> str:
             raise FashionGanError(f"tracking URI {uri} is not a sqlite file URI: write sqlite:///path/to/mlflow.db")
         path = uri[len(prefix) :]
         if path and path != ":memory:" and not path.startswith("/"):
-            return prefix + str(Path(path).absolute())
+            return prefix + str(project_root() / path)
         return uri
     if scheme == "file":
-        return Path(urlsplit(uri).path).absolute().as_uri()
+        return (project_root() / urlsplit(uri).path).as_uri()
     if not scheme:
-        return Path(uri).absolute().as_uri()
+        return (project_root() / uri).as_uri()
     return uri
 
 
