@@ -237,3 +237,13 @@ def test_too_few_images_is_a_user_error(sample_x):
 def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path):
     result = train_gan(tiny_params(), sample_x[:32], out_dir=None)
     assert result.epochs_trained == 1 and not any(tmp_path.iterdir())
+
+
+def test_a_code_change_discards_the_checkpoint_with_a_notice(sample_x, tmp_path, monkeypatch):
+    x = sample_x[:64]
+    train_gan(tiny_params(epochs=1), x, out_dir=tmp_path)
+    for module in ("fashiongan.training", "fashiongan.checkpoints"):  # as if models.py had been edited
+        monkeypatch.setattr(f"{module}.code_digest", lambda: "edited0code0")
+    with pytest.warns(UserWarning, match=r"written by other code \(digest \w+ != edited0code0\)"):
+        again = train_gan(tiny_params(epochs=1), x, out_dir=tmp_path)
+    assert (again.resumed_from, again.epochs_trained) == (0, 1)

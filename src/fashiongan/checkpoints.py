@@ -4,9 +4,10 @@ A checkpoint holds every variable of both networks (BatchNorm statistics include
 averaged generator's when the GAN keeps one, both
 optimizers' variables (iteration counters and Adam moments), the noise generator's state,
 the epochs done, the history so far, the stop reason (if a detector ended the run) and the
-fingerprint of what determines the training trajectory. A checkpoint whose fingerprint
-differs from the current run's belongs to other params or data and is ignored with a warning
-(the run starts fresh and overwrites it), so a ``dvc repro`` after a params change just works.
+fingerprint of what determines the training trajectory (params, data and the code's digest).
+A checkpoint whose fingerprint differs from the current run's belongs to other params, data or
+code and is ignored with a one-line warning naming which (the run starts fresh and overwrites
+it), so a ``dvc repro`` after a params or code change just works.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fashiongan.codeversion import code_digest
 from fashiongan.fileio import write_npz
 from fashiongan.paths import CHECKPOINT_NAME
 
@@ -34,6 +36,7 @@ class CheckpointState:
     fingerprint: str
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
+    code: str = field(default_factory=code_digest)  # the package's digest when the checkpoint was written
 
 
 def fingerprint(trajectory: dict[str, Any], x: np.ndarray) -> str:
@@ -72,8 +75,10 @@ def load_checkpoint(gan, directory: Path, expected_fingerprint: str) -> Checkpoi
     with np.load(path, allow_pickle=False) as data:
         state = CheckpointState(**json.loads(str(data["meta"])))
         if state.fingerprint != expected_fingerprint:
+            code = code_digest()
+            other = f"by other code (digest {state.code} != {code})" if state.code != code else "for other params or data"
             warnings.warn(
-                f"ignoring checkpoint {path}: it was written for other params or data "
+                f"ignoring checkpoint {path}: it was written {other} "
                 f"({state.fingerprint} != {expected_fingerprint}); training starts from epoch 0",
                 stacklevel=2,
             )
