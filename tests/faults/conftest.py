@@ -36,6 +36,10 @@ class Tally:
         self.counts["faults injected"] += 1
         self.counts["faults recovered"] += recovered
 
+    def race(self, won_by_better: bool) -> None:
+        self.counts["promote races"] += 1
+        self.counts["promote races won by the worse"] += not won_by_better
+
     def lost(self, trials: int = 0, running_runs: int = 0) -> None:
         self.counts["trials lost"] += trials
         self.counts["runs left RUNNING"] += running_runs
@@ -53,7 +57,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not TALLY.counts:
         return
     keys = ["bad inputs tried", "bad inputs handled cleanly", "faults injected", "faults recovered",
-            "trials lost", "runs left RUNNING"]
+            "trials lost", "runs left RUNNING", "promote races", "promote races won by the worse"]
     terminalreporter.section("fault suite")
     width = max(map(len, keys))
     for key in keys:

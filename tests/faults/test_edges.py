@@ -64,3 +64,51 @@ def test_an_unusable_checkpoint_is_one_line_and_moved_aside(damage, tmp_path: Pa
         recovered = True
     finally:
         tally.fault(recovered)
+
+
+RACES = 20
+
+
+def test_racing_promotions_always_crown_the_better_model(local_store: Path, tmp_path: Path, tally: Tally) -> None:
+    """Two processes promote a better (FID 10) and a worse (FID 20) run at the same moment, RACES times."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+    from mlflow import MlflowClient
+
+    import fashiongan
+    from fashiongan import tracking
+
+    from .conftest import running_runs
+
+    uri = f"sqlite:///{local_store}"
+    params = parse_params({"tracking": {"uri": uri, "experiment": "race"}})
+    run_ids = []
+    for seed in (0, 1):
+        keras.utils.set_random_seed(seed)
+        generator = keras.Sequential([keras.Input((8,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))])
+        with tracking.new_run(params, f"candidate-{seed}") as run:
+            tracking.log_training_outputs(generator, None, [])
+        run_ids.append(run.run_id)
+    better, worse = run_ids
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    src = str(Path(fashiongan.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
+    script = Path(__file__).with_name("race_promote.py")
+    sides = [
+        subprocess.Popen([sys.executable, str(script), uri, run_id, fid, str(RACES), str(barrier), side], env=env,
+                         stderr=subprocess.PIPE, text=True)
+        for run_id, fid, side in ((better, "10", "better"), (worse, "20", "worse"))
+    ]
+    errors = [side.communicate(timeout=600)[1] for side in sides]
+    assert [side.returncode for side in sides] == [0, 0], errors
+    client = MlflowClient(uri)
+    champions = [client.get_model_version_by_alias(f"race-{i}", "champion").run_id for i in range(RACES)]
+    counts = [len(client.search_model_versions(f"name = 'race-{i}'")) for i in range(RACES)]
+    for champion in champions:
+        tally.race(won_by_better=champion == better)
+    tally.lost(running_runs=running_runs(uri))
+    assert champions == [better] * RACES and counts == [2] * RACES

@@ -31,6 +31,7 @@ from fashiongan.tracking.store import (
     check_tracking,
     client,
     redact,
+    registry_lock_path,
     resolve_uri,
     ui_command,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "new_run",
     "redact",
     "register_model",
+    "registry_lock_path",
     "reopen_run",
     "resolve_uri",
     "tag_stop_reason",

@@ -15,6 +15,7 @@ fails in one line instead of after an hour of training.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -102,6 +103,20 @@ def artifact_location(uri: str) -> str | None:
     """Explicit artifact folder for new experiments in a local store: ``<store folder>/artifacts``."""
     root = local_root(uri)
     return (root / "artifacts").as_uri() if root is not None else None
+
+
+def registry_lock_path(model_name: str) -> Path:
+    """The lock file that serialises promotions of ``model_name`` in the active store.
+
+    Beside a local store (every process using it shares the file); for a server, one per user and
+    server on this machine, which serialises this machine's promotions only.
+    """
+    uri = mlflow.get_tracking_uri()
+    root = local_root(uri)
+    if root is None:
+        key = hashlib.sha256(f"{uri}\0{model_name}".encode()).hexdigest()[:16]
+        return Path.home() / ".cache" / "fashiongan" / f"registry-{key}.lock"
+    return root / f"registry-{re.sub(r'[^A-Za-z0-9_.-]', '_', model_name)}.lock"
 
 
 @contextmanager
