@@ -21,6 +21,9 @@ PLOTS_DIR = Path("plots")
 SWEEPS_DIR = Path("sweeps")
 MLRUNS_DIR = Path("mlruns")
 
+WORKSPACE_DIR = Path(".fashiongan")  # this workspace's locks (git-ignored, not a DVC output)
+TRAIN_LOCK = WORKSPACE_DIR / "train.lock"  # held by the one trainer writing checkpoints/ and models/
+
 # data/
 MANIFEST_NAME = "manifest.json"  # in RAW_DIR: what fetch took from where, with checksums
 META_NAME = "meta.json"  # in PROCESSED_DIR: counts and hashes of the processed splits

@@ -112,3 +112,37 @@ def test_racing_promotions_always_crown_the_better_model(local_store: Path, tmp_
         tally.race(won_by_better=champion == better)
     tally.lost(running_runs=running_runs(uri))
     assert champions == [better] * RACES and counts == [2] * RACES
+
+
+def test_a_second_trainer_in_the_workspace_is_one_line_naming_the_first(tmp_path: Path, tally: Tally) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import fashiongan
+    from fashiongan.paths import CHECKPOINT_DIR, RUN_MARKER_NAME, TRAIN_LOCK
+    from fashiongan.stages.train import train_stage
+
+    handled = False
+    try:
+        src = str(Path(fashiongan.__file__).resolve().parents[1])
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time; from fashiongan.locks import file_lock\n"
+             "with file_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)", str(tmp_path / TRAIN_LOCK)],
+            env=dict(os.environ, PYTHONPATH=src), stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            (tmp_path / CHECKPOINT_DIR).mkdir()
+            (tmp_path / CHECKPOINT_DIR / RUN_MARKER_NAME).write_text('{"run_id": "live"}')
+            with pytest.raises(FashionGanError) as err:
+                train_stage(parse_params({"train": {"hparams": "params"}}), root=tmp_path)
+        finally:
+            holder.kill()
+            holder.wait()
+        message = str(err.value)
+        assert f"pid {holder.pid}" in message and "another trainer" in message and "\n" not in message, message
+        assert (tmp_path / CHECKPOINT_DIR / RUN_MARKER_NAME).read_text() == '{"run_id": "live"}'  # untouched
+        handled = True
+    finally:
+        tally.bad_input(handled)
