@@ -16,7 +16,10 @@ if __name__ == "__main__":
     uri, run_id, fid, rounds, barrier, side = sys.argv[1:]
     for i in range(int(rounds)):
         (Path(barrier) / f"{i}-{side}").touch()
+        deadline = time.monotonic() + 120
         while len(list(Path(barrier).glob(f"{i}-*"))) < 2:
+            if time.monotonic() > deadline:
+                sys.exit(f"round {i}: the other side never arrived (it died?)")
             time.sleep(0.002)
         params = parse_params({"tracking": {"uri": uri, "experiment": "race"}, "registry": {"model_name": f"race-{i}"}})
         registry.promote(params, run_id, {"fid_fashion": float(fid)}, PROTOCOL)
