@@ -388,3 +388,49 @@ def test_a_temp_dvc_experiment_logs_to_the_project_store(tmp_path: Path, local_s
         [MlflowClient(f"sqlite:///{local_store}").get_experiment_by_name("test").experiment_id]
     )
     assert [r.data.tags.get("dvc.exp_name") for r in runs] == ["probe-exp"]
+
+
+def test_a_sqlite_store_in_wal_mode_lets_a_reader_and_a_writer_work_at_once(local_store: Path) -> None:  # noqa: F811
+    import sqlite3
+
+    import mlflow
+
+    with tracking.new_run(params(), "first"):
+        pass
+    reader = sqlite3.connect(local_store, timeout=0.1, isolation_level=None)  # what `mlflow ui` does meanwhile
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        with tracking.new_run(params(), "while-reading") as run:
+            mlflow.log_metric("d_loss", 0.5, step=1)  # in the old rollback journal: "database is locked" after 20 s
+    finally:
+        reader.close()
+    assert MlflowClient().get_run(run.run_id).data.metrics == {"d_loss": 0.5}
+    assert sqlite3.connect(local_store).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_busy_through_every_retry_is_busy_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from fashiongan.tracking.store import retry_busy
+
+    monkeypatch.setattr("fashiongan.tracking.store.time.sleep", lambda s: None)
+    tracking.activate(params(busy_retries=2))
+    calls = []
+
+    def write(fail_times: int) -> str:
+        calls.append(1)
+        if len(calls) <= fail_times:
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        return "logged"
+
+    assert retry_busy(lambda: write(2), "at epoch 3") == "logged" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(tracking.StoreBusy) as err:
+        retry_busy(lambda: write(99), "at epoch 3")
+    assert len(calls) == 3
+    message = str(err.value)
+    assert "busy at epoch 3, after 3 tries" in message and "tracking.busy_retries" in message, message
+    assert "stopped answering" not in message and "\n" not in message
+    with pytest.raises(MlflowException, match="RESOURCE"):  # anything else is not retried
+        retry_busy(lambda: (_ for _ in ()).throw(MlflowException("RESOURCE_DOES_NOT_EXIST")), "now")

@@ -25,6 +25,7 @@ from fashiongan.tracking.callback import MlflowMetricsCallback, tag_stop_reason
 from fashiongan.tracking.runs import TrackedRun, close_interrupted_run, end_run_as, new_run, reopen_run
 from fashiongan.tracking.store import (
     DEFAULT_URI,
+    StoreBusy,
     TrackingUnavailable,
     UnknownRunError,
     activate,
@@ -41,6 +42,7 @@ __all__ = [
     "GENERATOR_URI_TAG",
     "MlflowException",
     "MlflowMetricsCallback",
+    "StoreBusy",
     "TrackedRun",
     "TrackingUnavailable",
     "UnknownRunError",

@@ -27,6 +27,7 @@ from fashiongan.tracking.store import (
     TrackingUnavailable,
     UnknownRunError,
     activate,
+    busy,
     client,
     experiment_id,
     fast_http,
@@ -151,7 +152,7 @@ def _ended(params: Params, uri: str, run_id: str) -> Iterator[None]:
         lost = True
         raise
     except MlflowException as exc:
-        if not unreachable(exc):
+        if not (unreachable(exc) or busy(exc)):
             raise
         lost = True
         raise TrackingUnavailable(lost_message(uri, exc, "during the run")) from None
@@ -161,7 +162,7 @@ def _ended(params: Params, uri: str, run_id: str) -> Iterator[None]:
             try:  # a store already lost gets one quick try, not minutes of retries
                 with fast_http(params.tracking.timeout_s) if lost else nullcontext():
                     mlflow.end_run(RunStatus.to_string(status))
-            except MlflowException as exc:  # the store is gone: keep the error that brought us here
+            except MlflowException as exc:  # the store is gone or busy: keep the error that brought us here
                 if status == RunStatus.FINISHED:
                     raise TrackingUnavailable(lost_message(uri, exc, "at the end of the run")) from None
                 _log.warning("run %s not closed: %s", run_id, short_reason(exc))
