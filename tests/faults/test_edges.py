@@ -146,3 +146,111 @@ def test_a_second_trainer_in_the_workspace_is_one_line_naming_the_first(tmp_path
         handled = True
     finally:
         tally.bad_input(handled)
+
+
+HOLD_A_RUN = """
+import time
+from fashiongan import tracking
+from fashiongan.errors import exit_on_error
+from fashiongan.fileio import atomic_path
+from fashiongan.params_file import parse_params
+
+@exit_on_error
+def main():
+    with tracking.new_run(parse_params({"tracking": {"experiment": "signals"}}), "held") as run:
+        with atomic_path("outputs/result.bin") as tmp:
+            tmp.write_bytes(b"half")
+            print(run.run_id, flush=True)
+            time.sleep(300)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_run_killed_and_removes_temporaries(signum: str, tmp_path: Path, tally: Tally) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    import fashiongan
+
+    from .conftest import local_store, stray_temp_files
+
+    recovered = False
+    try:
+        src = str(Path(fashiongan.__file__).resolve().parents[1])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")} | {"PYTHONPATH": src}
+        proc = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            run_id = proc.stdout.readline().strip()
+            assert run_id, proc.stderr.read()[-2000:]
+            proc.send_signal(getattr(signal, signum))
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+        assert proc.returncode == 128 + getattr(signal, signum), err[-2000:]
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert errors == [f"error: stopped by {signum}: runs ended KILLED and temporary files removed; re-run to resume"]
+        assert MlflowClient(local_store(tmp_path)).get_run(run_id).info.status == "KILLED"
+        assert stray_temp_files(tmp_path) == [] and not (tmp_path / "outputs" / "result.bin").exists()
+        recovered = True
+    finally:
+        tally.fault(recovered)
+
+
+def test_sigterm_to_a_sweep_stops_its_workers_and_ends_every_run(tmp_path: Path, tally: Tally) -> None:
+    import os
+    import signal
+    import time
+
+    import fashiongan
+
+    from .conftest import TESTS, local_store, popen, running_runs, wait_for, write_params
+    from .sweep_helpers import progress
+
+    recovered = False
+    try:
+        write_params(tmp_path, search={"n_trials": 4, "epochs": 200, "heartbeat_s": 1, "pruner": "none"})
+        src = str(Path(fashiongan.__file__).resolve().parents[1])
+        command = [sys_executable(), "-c", "from faults.sweep_helpers import main; main()", "--workers", "2"]
+        proc = popen(command, tmp_path, env={"PYTHONPATH": os.pathsep.join([str(TESTS), src])}, log=tmp_path / "sweep.log")
+        wait_for(lambda: len({pid for _, _, pid in progress(tmp_path)}) == 2, "both workers training", proc, limit_s=600)
+        workers = {pid for _, _, pid in progress(tmp_path)}
+        os.kill(proc.pid, signal.SIGTERM)  # the parent only, as `kill <pid>` or a scheduler would
+        proc.wait(timeout=300)  # a safety limit: the workers get 30 s to end their runs
+        log = (tmp_path / "sweep.log").read_text()
+        assert proc.returncode == 128 + signal.SIGTERM, log[-2000:]
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers), f"workers {workers} outlived their parent"
+        left = running_runs(local_store(tmp_path))
+        tally.lost(running_runs=left)
+        assert left == 0
+        recovered = True
+    finally:
+        tally.fault(recovered)
+
+
+def sys_executable() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead: it only waits to be reaped
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
