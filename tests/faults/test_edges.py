@@ -254,3 +254,31 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_an_exported_savedmodel_is_refused_not_loaded_outside_safe_mode(local_store: Path, tally: Tally) -> None:
+    import keras
+    import mlflow
+    import numpy as np
+    from mlflow.models import infer_signature
+
+    from fashiongan import tracking
+
+    handled = False
+    try:
+        params = parse_params({"tracking": {"experiment": "exported"}})
+        generator = keras.Sequential([keras.Input((8,)), keras.layers.Dense(784), keras.layers.Reshape((28, 28, 1))])
+        z = np.zeros((2, 8), "float32")
+        tracking.activate(params)
+        with tracking.new_run(params, "exported") as run:
+            info = mlflow.keras.log_model(generator, name="generator", save_exported_model=True,
+                                          signature=infer_signature(z, generator.predict(z, verbose=0)))
+            plain = mlflow.keras.log_model(generator, name="plain")
+        with pytest.raises(FashionGanError) as err:
+            tracking.load_generator(info.model_uri)
+        assert str(err.value).startswith(f"model {info.model_uri} refused: it is a TensorFlow SavedModel export"), err.value
+        assert tracking.load_generator(plain.model_uri).output_shape == (None, 28, 28, 1)
+        assert tracking.load_generator(f"runs:/{run.run_id}/plain").output_shape == (None, 28, 28, 1)
+        handled = True
+    finally:
+        tally.bad_input(handled)
