@@ -234,7 +234,8 @@ def test_too_few_images_is_a_user_error(sample_x):
         train_gan(tiny_params(batch_size=64), sample_x[:10])
 
 
-def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path):
+def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a path written relative to the working directory would land here
     result = train_gan(tiny_params(), sample_x[:32], out_dir=None)
     assert result.epochs_trained == 1 and not any(tmp_path.iterdir())
 
