@@ -141,6 +141,29 @@ def test_optuna_sweep_writes_outputs_and_resumes_to_the_total(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_a_code_change_starts_a_new_study_with_a_notice(tmp_path: Path, monkeypatch, capsys) -> None:
+    out = tmp_path / "sweeps"
+    params = tiny(tmp_path, backend="optuna", n_trials=2)
+    first = make_plan(params, quadratic, out).study_name
+    sweep_stage(params, objective=quadratic, out_dir=out)
+    capsys.readouterr()
+    monkeypatch.setattr("fashiongan.search.space.code_digest", lambda: "edited0code0")  # as if models.py changed
+    second = make_plan(params, quadratic, out).study_name
+    assert second != first
+    sweep_stage(params, objective=quadratic, out_dir=out)
+    notices = [line for line in capsys.readouterr().err.splitlines() if "code changed" in line]
+    assert notices == [f"notice: the code changed since study {first} (digest {first_code(out, first)} -> edited0code0): "
+                       f"starting study {second}; the old study's trials are kept in its storage"]
+    assert len(load(params, out).trials) == 2  # the new study ran its own trials
+    sweep_stage(params, objective=quadratic, out_dir=out)
+    assert "code changed" not in capsys.readouterr().err  # said once, when the new study starts
+
+
+def first_code(out: Path, study_name: str) -> str:
+    storage = open_storage(f"sqlite:///{out / 'optuna.db'}", 1)
+    return optuna.load_study(study_name=study_name, storage=storage).user_attrs["fingerprint"]["code"]
+
+
 def test_keras_tuner_sweep_writes_the_same_outputs_and_records_failures(tmp_path: Path) -> None:
     out = tmp_path / "sweeps"
     params = tiny(tmp_path, backend="keras_tuner", n_trials=3)

@@ -362,3 +362,109 @@ def test_git_commit_and_dirty_flag_are_tags(tmp_path: Path) -> None:
     tags = {run.run_id: MlflowClient().get_run(run.run_id).data.tags for run in (clean, dirty)}
     assert tags[clean.run_id]["mlflow.source.git.commit"] == git("rev-parse", "HEAD")
     assert (tags[clean.run_id]["git_dirty"], tags[dirty.run_id]["git_dirty"]) == ("false", "true")
+
+
+def test_local_store_resolves_to_the_project_root_from_a_dvc_temp_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "project"
+    workspace = root / ".dvc" / "tmp" / "exps" / "tmpk2x9"
+    for folder in (root / ".git", workspace / ".git", workspace / ".dvc"):
+        folder.mkdir(parents=True)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.chdir(workspace)
+    assert tracking.resolve_uri(params()) == f"sqlite:///{root}/mlruns/mlflow.db"
+    assert tracking.resolve_uri(params(uri="runs-here")) == (root / "runs-here").as_uri()
+    monkeypatch.chdir(root)
+    assert tracking.resolve_uri(params()) == f"sqlite:///{root}/mlruns/mlflow.db"
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "elsewhere"))  # what DVC sets for a stage it runs
+    assert tracking.resolve_uri(params()) == f"sqlite:///{tmp_path}/elsewhere/mlruns/mlflow.db"
+
+
+def test_runs_record_the_dvc_experiment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVC_EXP_NAME", "wispy-moor")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
+    with tracking.new_run(params(), "in-an-experiment") as run:
+        pass
+    tags = MlflowClient().get_run(run.run_id).data.tags
+    assert (tags["dvc.exp_name"], tags["dvc.baseline_rev"]) == ("wispy-moor", "a" * 40)
+
+
+@pytest.mark.slow
+def test_a_temp_dvc_experiment_logs_to_the_project_store(tmp_path: Path, local_store: Path) -> None:  # noqa: F811
+    """``dvc exp run --temp`` runs in a copy under .dvc/tmp/exps/ that DVC deletes; the run must outlive it."""
+    import os
+    import subprocess
+    import sys
+
+    src = Path(tracking.__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_TRACKING"))}
+    env |= {"PYTHONPATH": str(src), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
+
+    def sh(*args: str) -> None:
+        command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args] if args[0] != "dvc" else list(args)
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    (tmp_path / "probe.py").write_text(
+        "from fashiongan import tracking\nfrom fashiongan.params_file import parse_params\n"
+        "with tracking.new_run(parse_params({'tracking': {'experiment': 'test'}}), 'probe'):\n    pass\n"
+        "open('done.txt', 'w').write('ok')\n"
+    )
+    (tmp_path / "dvc.yaml").write_text("stages:\n  probe:\n    cmd: python probe.py\n    deps: [probe.py]\n    outs: [done.txt]\n")
+    (tmp_path / ".gitignore").write_text("/mlruns\n/done.txt\n")
+    sh("init", "-q")
+    sh("dvc", "init", "-q")
+    sh("add", ".")
+    sh("commit", "-q", "-m", "init")
+    sh("dvc", "exp", "run", "--temp", "-n", "probe-exp")
+    runs = MlflowClient(f"sqlite:///{local_store}").search_runs(
+        [MlflowClient(f"sqlite:///{local_store}").get_experiment_by_name("test").experiment_id]
+    )
+    assert [r.data.tags.get("dvc.exp_name") for r in runs] == ["probe-exp"]
+
+
+def test_a_sqlite_store_in_wal_mode_lets_a_reader_and_a_writer_work_at_once(local_store: Path) -> None:  # noqa: F811
+    import sqlite3
+
+    import mlflow
+
+    with tracking.new_run(params(), "first"):
+        pass
+    reader = sqlite3.connect(local_store, timeout=0.1, isolation_level=None)  # what `mlflow ui` does meanwhile
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        with tracking.new_run(params(), "while-reading") as run:
+            mlflow.log_metric("d_loss", 0.5, step=1)  # in the old rollback journal: "database is locked" after 20 s
+    finally:
+        reader.close()
+    assert MlflowClient().get_run(run.run_id).data.metrics == {"d_loss": 0.5}
+    assert sqlite3.connect(local_store).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_busy_through_every_retry_is_busy_not_dead(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.exceptions import MlflowException
+
+    from fashiongan.tracking.store import retry_busy
+
+    monkeypatch.setattr("fashiongan.tracking.store.time.sleep", lambda s: None)
+    tracking.activate(params(busy_retries=2))
+    calls = []
+
+    def write(fail_times: int) -> str:
+        calls.append(1)
+        if len(calls) <= fail_times:
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+        return "logged"
+
+    assert retry_busy(lambda: write(2), "at epoch 3") == "logged" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(tracking.StoreBusy) as err:
+        retry_busy(lambda: write(99), "at epoch 3")
+    assert len(calls) == 3
+    message = str(err.value)
+    assert "busy at epoch 3, after 3 tries" in message and "tracking.busy_retries" in message, message
+    assert "stopped answering" not in message and "\n" not in message
+    with pytest.raises(MlflowException, match="RESOURCE"):  # anything else is not retried
+        retry_busy(lambda: (_ for _ in ()).throw(MlflowException("RESOURCE_DOES_NOT_EXIST")), "now")

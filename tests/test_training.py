@@ -249,6 +249,17 @@ def test_history_and_metrics_are_on_disk_while_training_runs(sample_x, tmp_path:
     assert "in_progress" not in json.loads((tmp_path / TRAIN_METRICS).read_text())  # the final summary replaced it
 
 
-def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path):
+def test_output_dirs_are_relative_to_out_dir(sample_x, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a path written relative to the working directory would land here
     result = train_gan(tiny_params(), sample_x[:32], out_dir=None)
     assert result.epochs_trained == 1 and not any(tmp_path.iterdir())
+
+
+def test_a_code_change_discards_the_checkpoint_with_a_notice(sample_x, tmp_path, monkeypatch):
+    x = sample_x[:64]
+    train_gan(tiny_params(epochs=1), x, out_dir=tmp_path)
+    for module in ("fashiongan.training", "fashiongan.checkpoints"):  # as if models.py had been edited
+        monkeypatch.setattr(f"{module}.code_digest", lambda: "edited0code0")
+    with pytest.warns(UserWarning, match=r"written by other code \(digest \w+ != edited0code0\)"):
+        again = train_gan(tiny_params(epochs=1), x, out_dir=tmp_path)
+    assert (again.resumed_from, again.epochs_trained) == (0, 1)

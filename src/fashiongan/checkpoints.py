@@ -4,15 +4,18 @@ A checkpoint holds every variable of both networks (BatchNorm statistics include
 averaged generator's when the GAN keeps one, both
 optimizers' variables (iteration counters and Adam moments), the noise generator's state,
 the epochs done, the history so far, the stop reason (if a detector ended the run) and the
-fingerprint of what determines the training trajectory. A checkpoint whose fingerprint
-differs from the current run's belongs to other params or data and is ignored with a warning
-(the run starts fresh and overwrites it), so a ``dvc repro`` after a params change just works.
+fingerprint of what determines the training trajectory (params, data and the code's digest).
+A damaged checkpoint is moved aside with a one-line error. A checkpoint whose fingerprint differs from the current run's belongs to other params, data or
+code and is ignored with a one-line warning naming which (the run starts fresh and overwrites
+it), so a ``dvc repro`` after a params or code change just works.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from fashiongan.codeversion import code_digest
+from fashiongan.errors import FashionGanError
 from fashiongan.fileio import write_npz
 from fashiongan.paths import CHECKPOINT_NAME
 
@@ -34,6 +39,7 @@ class CheckpointState:
     fingerprint: str
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
+    code: str = field(default_factory=code_digest)  # the package's digest when the checkpoint was written
 
 
 def fingerprint(trajectory: dict[str, Any], x: np.ndarray) -> str:
@@ -65,26 +71,49 @@ def save_checkpoint(gan, state: CheckpointState, directory: Path) -> Path:
 
 
 def load_checkpoint(gan, directory: Path, expected_fingerprint: str) -> CheckpointState | None:
-    """Restore ``gan`` from ``directory/last.npz``; None (and a warning on mismatch) if unusable."""
+    """Restore ``gan`` from ``directory/last.npz``; None (and a warning) if written for another run.
+
+    A damaged checkpoint, or one whose variables no longer fit the model, is moved aside (DVC's
+    ``persist: true`` would otherwise hand it to every re-run) and raised as one line.
+    """
     path = Path(directory) / CHECKPOINT_NAME
     if not path.is_file():
         return None
+    try:
+        return _restore(gan, path, expected_fingerprint)
+    except Exception as exc:  # a truncated zip, bad json, a missing key, a variable of another shape
+        aside = path.with_name(f"{path.name}.unusable-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.replace(path, aside)
+        reason = " ".join(str(exc).split())[:120]
+        raise FashionGanError(
+            f"checkpoint {path} cannot be restored ({type(exc).__name__}: {reason}): moved it to {aside.name}; "
+            "re-run to train from epoch 0"
+        ) from None
+
+
+def _restore(gan, path: Path, expected_fingerprint: str) -> CheckpointState | None:
+    """:func:`load_checkpoint` once the file exists; any damage raises."""
     with np.load(path, allow_pickle=False) as data:
         state = CheckpointState(**json.loads(str(data["meta"])))
         if state.fingerprint != expected_fingerprint:
+            code = code_digest()
+            other = f"by other code (digest {state.code} != {code})" if state.code != code else "for other params or data"
             warnings.warn(
-                f"ignoring checkpoint {path}: it was written for other params or data "
+                f"ignoring checkpoint {path}: it was written {other} "
                 f"({state.fingerprint} != {expected_fingerprint}); training starts from epoch 0",
-                stacklevel=2,
+                stacklevel=3,
             )
             return None
         stored = {g: sorted(k for k in data.files if k.startswith(f"{g}/")) for g in _GROUPS}
         variables = _variables(gan)
         for group in _GROUPS:
             if len(stored[group]) != len(variables[group]):
-                warnings.warn(f"ignoring checkpoint {path}: {group} variables do not match", stacklevel=2)
+                warnings.warn(f"ignoring checkpoint {path}: {group} variables do not match", stacklevel=3)
                 return None
-        for group in _GROUPS:
-            for key, var in zip(stored[group], variables[group], strict=True):
-                var.assign(data[key])
+        pairs = [(key, var) for g in _GROUPS for key, var in zip(stored[g], variables[g], strict=True)]
+        for key, var in pairs:  # check every shape before assigning any, so nothing is half-restored
+            if data[key].shape != tuple(var.shape):
+                raise ValueError(f"{key} has shape {data[key].shape}, the model's variable {tuple(var.shape)}")
+        for key, var in pairs:
+            var.assign(data[key])
     return state

@@ -197,6 +197,7 @@ def suite_table(output: str) -> list[str]:
 @exit_on_error
 def selftest(
     faults: Annotated[bool, typer.Option("--faults", help="run the fault suite: bad inputs, killed runs, lost servers, concurrency, security")] = False,
+    only: Annotated[str | None, typer.Option("--only", help="run only the cases this pytest -k expression selects")] = None,
 ) -> None:
     """Run a self-test suite of a source checkout and print its summary table (takes minutes)."""
     import importlib.util
@@ -215,8 +216,9 @@ def selftest(
         )
     if importlib.util.find_spec("pytest") is None:
         raise FashionGanError("pytest is not installed: run `pip install -e '.[test]'` (or `make test`) first")
-    typer.echo(f"running {' '.join(['python', *FAULT_SUITE])} in {root} ...", err=True)
-    result = subprocess.run([sys.executable, *FAULT_SUITE], cwd=root, capture_output=True, text=True)
+    suite = [*FAULT_SUITE, *(["-k", only] if only else [])]
+    typer.echo(f"running {' '.join(['python', *suite])} in {root} ...", err=True)
+    result = subprocess.run([sys.executable, *suite], cwd=root, capture_output=True, text=True)
     typer.echo("\n".join(suite_table(result.stdout)))
     if result.returncode != 0:
         failed = [line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]

@@ -239,6 +239,9 @@ class TrackingParams(_Section):
     enabled: bool = Field(True, description="log to MLflow at all")
     log_model: bool = Field(True, description="log the generator as an MLflow model")
     timeout_s: float = Field(5.0, gt=0, description="how long to wait for a remote tracking server before failing")
+    busy_retries: int = Field(
+        3, ge=0, le=100, description="retries of a write to a local SQLite store that stayed locked by another writer (20 s each)"
+    )
 
 
 class RegistryParams(_Section):

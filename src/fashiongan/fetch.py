@@ -10,6 +10,7 @@ processed splits.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import time
 import urllib.error
@@ -138,7 +139,7 @@ def _fetch_official(raw_dir: Path, params: DataParams, urls: tuple[str, ...]) ->
                 try:
                     download(base + spec.name, dst, spec.md5, params.timeout_s)
                     break
-                except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as exc:
                     errors.append(f"{base}: {getattr(exc, 'reason', exc)}")
                     if attempt + 1 < params.retries:
                         time.sleep(min(2**attempt, 8))

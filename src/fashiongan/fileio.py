@@ -122,25 +122,27 @@ def save_keras(model: keras.Model, path: str | Path) -> Path:
     return Path(path)
 
 
-def load_keras(path: str | Path, what: str, remedy: str) -> keras.Model:
+def load_keras(path: str | Path, what: str, remedy: str, *, shown: str | None = None) -> keras.Model:
     """Load a ``.keras`` file in safe mode; missing, refused or damaged files become one-line errors.
 
     Safe mode never runs code stored in a file (a ``Lambda`` layer). Keras is imported here, not
-    at the top, so the data stages never pay for TensorFlow.
+    at the top, so the data stages never pay for TensorFlow. ``shown`` names the file in messages
+    when ``path`` is a temporary copy (a model downloaded from MLflow).
     """
     import keras
 
     path = Path(path)
+    name = shown or str(path)
     if not path.is_file():
-        raise FashionGanError(f"{what} {path} not found: {remedy}")
+        raise FashionGanError(f"{what} {name} not found: {remedy}")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a damaged zip or config raises many types
         if "safe_mode" in str(exc):
             raise FashionGanError(
-                f"{what} {path} refused: it carries Python code (a Lambda layer), which safe mode never runs; {remedy}"
+                f"{what} {name} refused: it carries Python code (a Lambda layer), which safe mode never runs; {remedy}"
             ) from None
         reason = " ".join(str(exc).split())[:120]
         raise FashionGanError(
-            f"{what} {path} cannot be loaded ({type(exc).__name__}: {reason}): the file is corrupt or incompatible; {remedy}"
+            f"{what} {name} cannot be loaded ({type(exc).__name__}: {reason}): the file is corrupt or incompatible; {remedy}"
         ) from None

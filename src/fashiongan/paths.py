@@ -1,11 +1,15 @@
 """Every file a stage reads or writes, one name each, relative to the project root (where dvc.yaml lives).
 
+:func:`project_root` finds that root also from a DVC experiment's temporary copy, for the files
+that must outlive the copy (the git-ignored MLflow store).
+
 Names that end in ``_NAME`` are file names inside a folder a caller chooses (a sweep's folder,
 a trial's folder, the raw-data folder), so tests can point the folder elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 RAW_DIR = Path("data/raw")
@@ -16,6 +20,9 @@ METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 SWEEPS_DIR = Path("sweeps")
 MLRUNS_DIR = Path("mlruns")
+
+WORKSPACE_DIR = Path(".fashiongan")  # this workspace's locks (git-ignored, not a DVC output)
+TRAIN_LOCK = WORKSPACE_DIR / "train.lock"  # held by the one trainer writing checkpoints/ and models/
 
 # data/
 MANIFEST_NAME = "manifest.json"  # in RAW_DIR: what fetch took from where, with checksums
@@ -61,3 +68,28 @@ SWEEP_BEST = SWEEPS_DIR / BEST_JSON_NAME
 def sample_path(out_dir: Path, epoch: int) -> Path:
     """Where the fixed-noise grid of ``epoch`` (1-based) is written under ``out_dir``."""
     return Path(out_dir) / SAMPLES_DIR / f"epoch_{epoch:03d}.png"
+
+
+DVC_TEMP_PARTS = (".dvc", "tmp", "exps")  # dvc exp run --queue / --temp work in <root>/.dvc/tmp/exps/<name>/
+_ROOT_MARKERS = (".dvc", ".git")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project's root, where git-ignored outputs such as ``mlruns/`` live.
+
+    ``$DVC_ROOT`` when DVC runs the stage (DVC sets it to the parent repository also for queued
+    and ``--temp`` experiments); else the folder above a ``.dvc/tmp/exps/`` temporary copy; else the
+    nearest folder holding ``.dvc`` or ``.git``; else ``start`` (the working directory).
+    """
+    here = Path(start if start is not None else Path.cwd()).absolute()
+    env = os.environ.get("DVC_ROOT")
+    if env and start is None:
+        return Path(env).absolute()
+    parts = here.parts
+    for i in range(len(parts) - len(DVC_TEMP_PARTS), 0, -1):
+        if parts[i : i + len(DVC_TEMP_PARTS)] == DVC_TEMP_PARTS:
+            return Path(*parts[:i])
+    for folder in (here, *here.parents):
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return folder
+    return here

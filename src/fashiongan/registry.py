@@ -3,7 +3,8 @@
 Versions are compared only under the same evaluation protocol (metric, n_samples, real_stats
 hash): an FID from 1,000 samples is not comparable with one from 10,000. Lower metric values win
 (fid_fashion, kid_fashion, fid_inception). Aliases, never stages. Promoting a run that is already
-registered changes nothing, so ``dvc repro promote`` can be rerun safely.
+registered changes nothing, so ``dvc repro promote`` can be rerun safely. Promotions of one model
+take turns under a file lock beside the store, so two racing candidates never crown the worse.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import keras
 from fashiongan import tracking
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
+from fashiongan.locks import file_lock
 
 PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
 
@@ -112,8 +114,20 @@ def promote(
     if not params.tracking.enabled:
         return PromotionDecision(False, "tracking disabled: nothing registered", reg.model_name, None, run_id or None, metric, value)
     tracking.activate(params)
-    client = tracking.client()
     _protocol(metric, protocol)  # fail early on an incomplete protocol
+    # Read champion -> compare -> move alias must not interleave with another promotion's, or the
+    # worse of two racing candidates could end champion: one promotion at a time per model.
+    with file_lock(tracking.registry_lock_path(reg.model_name)):
+        return _promote_locked(params, run_id, metric, value, metrics, protocol, force=force)
+
+
+def _promote_locked(
+    params: Params, run_id: str, metric: str, value: float, metrics: Mapping[str, Any], protocol: Mapping[str, Any],
+    *, force: bool,
+) -> PromotionDecision:
+    """:func:`promote` under the registry lock."""
+    reg = params.registry
+    client = tracking.client()
     champion = _champion(reg.model_name, reg.alias)
     champion_value = _tag_float(champion, f"metric.{metric}") if champion else None
     champion_version = str(champion.version) if champion else None

@@ -29,6 +29,7 @@ import tensorflow as tf
 from fashiongan import figures
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
+from fashiongan.codeversion import code_digest
 from fashiongan.config import Params
 from fashiongan.detectors import detectors
 from fashiongan.errors import FashionGanError
@@ -139,9 +140,10 @@ def _use_mixed_precision(requested: bool) -> bool:
 
 
 def _trajectory(params: Params, spec: ResolvedModel, how: ResolvedTraining, mixed: bool) -> dict[str, Any]:
-    """The values a checkpoint must agree on to be resumed (``epochs`` is not one of them)."""
+    """The values a checkpoint must agree on to be resumed (``epochs`` is not one of them), the code included."""
     t = params.train
     return {
+        "code": code_digest(),
         "model": spec.as_dict(),
         "train": {
             "batch_size": t.batch_size,

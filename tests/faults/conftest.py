@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fashiongan.errors import EXIT_USER_ERROR
+
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 STORE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")  # never inherited by the commands run
@@ -36,6 +38,10 @@ class Tally:
         self.counts["faults injected"] += 1
         self.counts["faults recovered"] += recovered
 
+    def race(self, won_by_better: bool) -> None:
+        self.counts["promote races"] += 1
+        self.counts["promote races won by the worse"] += not won_by_better
+
     def lost(self, trials: int = 0, running_runs: int = 0) -> None:
         self.counts["trials lost"] += trials
         self.counts["runs left RUNNING"] += running_runs
@@ -53,7 +59,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not TALLY.counts:
         return
     keys = ["bad inputs tried", "bad inputs handled cleanly", "faults injected", "faults recovered",
-            "trials lost", "runs left RUNNING"]
+            "trials lost", "runs left RUNNING", "promote races", "promote races won by the worse"]
     terminalreporter.section("fault suite")
     width = max(map(len, keys))
     for key in keys:
@@ -74,8 +80,8 @@ def cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None = Non
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
-    """The error line, after checking it is one line, starts with 'error:', and the exit is non-zero."""
-    assert result.returncode != 0, f"expected failure, got exit 0: {result.stdout[-500:]}"
+    """The error line, after checking it is one line, starts with 'error:', and the exit code is 2 (README)."""
+    assert result.returncode == EXIT_USER_ERROR, f"expected exit {EXIT_USER_ERROR}, got {result.returncode}: {result.stderr[-500:]}"
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, f"expected one 'error:' line, got:\n{result.stderr[-2000:]}"
     assert "Traceback" not in result.stderr, result.stderr[-2000:]

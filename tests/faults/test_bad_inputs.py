@@ -133,6 +133,16 @@ CASES = [
 ]
 
 
+# What a failing command may write: the MLflow store (a run that ended FAILED) and its migrations.
+ALLOWED_WRITES = {"mlruns/mlflow.db", "mlruns/mlflow.db-wal", "mlruns/mlflow.db-shm"}
+
+
+def files_of(project: Path) -> dict[str, tuple[int, int]]:
+    """Every file of ``project`` with its size and modification time, to see what a command wrote."""
+    return {p.relative_to(project).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in project.rglob("*") if p.is_file()}
+
+
 @pytest.mark.parametrize(
     "case", [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CASES]
 )
@@ -149,6 +159,7 @@ def test_bad_input(case: Case, tmp_path: Path, tally: Tally, request: pytest.Fix
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         if case.prepare:
             case.prepare(tmp_path)
+        before = files_of(tmp_path)
         result = cli(case.command, tmp_path)
         line = one_line_error(result)
         assert case.expect.replace("CLOSED", port) in line, line
@@ -156,6 +167,8 @@ def test_bad_input(case: Case, tmp_path: Path, tally: Tally, request: pytest.Fix
             assert case.secret not in result.stdout + result.stderr, "a secret was printed"
         for rel in case.must_not_exist:
             assert not (tmp_path / rel).exists(), f"{rel} was left behind"
+        changed = {p for p in {*before, *files_of(tmp_path)} if before.get(p) != files_of(tmp_path).get(p)}
+        assert not changed - ALLOWED_WRITES, f"a failed command wrote {sorted(changed)}"  # also in a prepared project
         assert not list(tmp_path.rglob("*.part")), "temporary files left behind"
         handled = True
     finally:

@@ -1,4 +1,5 @@
-"""``fashiongan selftest --faults`` relays this suite's closing table; checked without running the suite twice."""
+"""``fashiongan selftest --faults`` runs this suite and relays the table it counted: the parser on pytest's
+output, and a real run of two cases whose counts the table must show."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ def test_selftest_without_a_suite_is_a_one_line_error(tmp_path: Path, tally: Tal
         handled = True
     finally:
         tally.bad_input(handled)
+
+
+def test_selftest_runs_the_cases_and_prints_what_they_counted(tmp_path: Path) -> None:
+    """Two bad-input cases, run for real through the command: the table counts exactly them."""
+    from .conftest import ok
+
+    result = ok(cli(["selftest", "--faults", "--only", "test_bad_input and (unknown_backend or unknown_params_key)"],
+                    tmp_path))
+    table = dict(line.rsplit(None, 1) for line in result.stdout.splitlines()[:-1] if line.strip())
+    expected = {"bad inputs tried": "2", "bad inputs handled cleanly": "2", "faults injected": "0"}
+    assert expected.items() <= table.items(), result.stdout
+    assert result.stdout.splitlines()[-1].startswith("2 passed"), result.stdout

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from fashiongan.config import Params
 from fashiongan.progress import log
 from fashiongan.search.runs import SweepRuns
-from fashiongan.search.space import grid_cells
+from fashiongan.search.space import code_change, grid_cells
 from fashiongan.search.storage import RetryAndRemember, StudyLock, quiet
 from fashiongan.search.types import SweepPlan
 
@@ -82,6 +82,9 @@ def counted_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 def prepare_study(plan: SweepPlan, storage: RDBStorage) -> optuna.Study:
     """Create or load the study; the grid's cells are enqueued once (idempotent under the lock)."""
     with StudyLock(plan.storage_url, plan.study_name):
+        earlier = {s.study_name: s.user_attrs.get("fingerprint", {}) for s in storage.get_all_studies()}
+        if plan.study_name not in earlier and (notice := code_change(plan, earlier)):
+            log(notice)
         study = optuna.create_study(
             study_name=plan.study_name,
             storage=storage,

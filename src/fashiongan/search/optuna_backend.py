@@ -11,6 +11,8 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
+import threading
 import time
 
 import optuna
@@ -19,7 +21,7 @@ from optuna.trial import TrialState
 
 from fashiongan.devices import visible_gpus, worker_env
 from fashiongan.environ import environment
-from fashiongan.errors import FashionGanError
+from fashiongan.errors import FashionGanError, raise_on_sigterm
 from fashiongan.progress import log
 from fashiongan.search.claiming import (
     POLL_S,
@@ -99,6 +101,9 @@ def _run_optuna_trial(plan: SweepPlan, storage: RDBStorage, study: optuna.Study,
     return state
 
 
+WORKER_STOP_S = 30  # how long a SIGTERMed worker gets to end its runs before SIGKILL
+
+
 def run_worker(plan: SweepPlan) -> int:
     """Claim and run trials until the study has ``n_trials``; returns how many this worker ran."""
     storage = open_storage(plan.storage_url, plan.params.search.heartbeat_s)
@@ -119,11 +124,27 @@ def _worker_process(plan: SweepPlan, threads: int) -> None:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    raise_on_sigterm()
+    _follow_parent()
     try:
         run_worker(plan)
     except FashionGanError as exc:
         log(f"error: {' '.join(str(exc).split())}")
         raise SystemExit(2) from None
+    except KeyboardInterrupt:  # its trial's run ended KILLED; the trial is retried when its heartbeat goes stale
+        raise SystemExit(128 + signal.SIGTERM) from None
+
+
+def _follow_parent() -> None:
+    """SIGTERM this worker when its parent dies, even by SIGKILL, so no worker trains on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def run_workers(plan: SweepPlan, workers: int) -> None:
@@ -135,11 +156,16 @@ def run_workers(plan: SweepPlan, workers: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     procs = [ctx.Process(target=_worker_process, args=(plan, threads), name=f"sweep-worker-{i}") for i in range(workers)]
     gpus = visible_gpus()
-    for i, proc in enumerate(procs):
-        with environment(worker_env(i, gpus)):  # memory growth; one GPU each when there are several
-            proc.start()
-    for proc in procs:
-        proc.join()
+    try:
+        for i, proc in enumerate(procs):
+            with environment(worker_env(i, gpus)):  # memory growth; one GPU each when there are several
+                proc.start()
+        for proc in procs:
+            proc.join()
+    except BaseException:  # SIGTERM/Ctrl-C of the parent (or an error): stop the workers with it
+        _stop(procs)
+        _end_stopped_trials(plan)
+        raise
     failed = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
     if failed:
         listed = ", ".join(f"{name} exit {code}" for name, code in failed)
@@ -147,6 +173,32 @@ def run_workers(plan: SweepPlan, workers: int) -> None:
             f"{len(failed)} of {workers} sweep workers failed ({listed}); fix the error printed above and re-run: "
             "finished trials are kept"
         )
+
+
+def _stop(procs: list) -> None:
+    """SIGTERM the workers (each ends its trial's run KILLED), SIGKILL those still alive after WORKER_STOP_S."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + WORKER_STOP_S
+    for proc in procs:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _end_stopped_trials(plan: SweepPlan) -> None:
+    """End KILLED the runs of trials a stopped worker left RUNNING (it was SIGKILLed before it could)."""
+    try:
+        storage = open_storage(plan.storage_url, plan.params.search.heartbeat_s)
+        trials = optuna.load_study(study_name=plan.study_name, storage=storage).get_trials(deepcopy=False)
+    except Exception as exc:  # noqa: BLE001 - cleanup must not hide the signal that brought us here
+        log(f"sweep: runs of stopped workers not checked ({' '.join(str(exc).split())[:200]})")
+        return
+    runs = {t.user_attrs["mlflow_run_id"]: {"sweep.state": "killed", "sweep.reason": "sweep stopped by a signal"}
+            for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("mlflow_run_id")}  # fmt: skip
+    SweepRuns(plan.params).fail_dead_runs(runs, status="KILLED")
 
 
 def optuna_rows(study: optuna.Study) -> list[TrialRow]:

@@ -70,16 +70,16 @@ class SweepRuns:
         ) as run:
             yield run.run_id
 
-    def fail_dead_runs(self, runs: dict[str, dict[str, Any]]) -> None:
-        """End FAILED, with the given tags, the runs still RUNNING (their process died); never raises."""
+    def fail_dead_runs(self, runs: dict[str, dict[str, Any]], status: str = "FAILED") -> None:
+        """End ``status``, with the given tags, the runs still RUNNING (their process died); never raises."""
         if not self.enabled or not runs:
             return
         tracking = self._mod()
         for run_id, tags in runs.items():
             try:
                 tracking.activate(self.params)
-                if tracking.end_run_as(run_id, "FAILED", tags):
-                    log(f"sweep: MLflow run {run_id} of a dead worker ended FAILED ({tags.get('sweep.reason')})")
+                if tracking.end_run_as(run_id, status, tags):
+                    log(f"sweep: MLflow run {run_id} of a dead worker ended {status} ({tags.get('sweep.reason')})")
             except (FashionGanError, tracking.MlflowException) as exc:  # store down or run gone: a re-run retries
                 log(f"sweep: MLflow run {run_id} of a dead worker not closed ({' '.join(str(exc).split())[:200]})")
 

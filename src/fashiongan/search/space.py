@@ -1,9 +1,9 @@
 """What a sweep searches and how its study is named: the space, a trial's params, the study's fingerprint.
 
 A study is keyed by what its trials depend on: ``<search.study_name>-<backend>-<fingerprint>``,
-the fingerprint hashing the search settings, the other model/train/data params and the
-objective's input files, so a change of any of them starts a new study instead of mixing
-incomparable FIDs.
+the fingerprint hashing the search settings, the other model/train/data params, the
+objective's input files and the package's code (:func:`code_digest`), so a change of any of them
+starts a new study instead of mixing incomparable FIDs or reporting a stale study's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from fashiongan.codeversion import code_digest
 from fashiongan.config import Params
 from fashiongan.paths import SWEEPS_DIR
 from fashiongan.search.storage import storage_url
@@ -75,7 +76,22 @@ def fingerprint(params: Params, objective: Objective) -> dict[str, Any]:
         "evaluate": {"seed": params.evaluate.seed, "real_split": params.evaluate.real_split},
         "objective": getattr(objective, "name", getattr(objective, "__qualname__", type(objective).__name__)),
         "inputs": {str(p): _digest(Path(p)) for p in inputs},
+        "code": code_digest(),
     }
+
+
+def code_change(plan: SweepPlan, earlier: dict[str, dict[str, Any]]) -> str | None:
+    """A one-line notice when an earlier study (name -> fingerprint) differs from ``plan``'s only in the code."""
+    mine = {k: v for k, v in plan.fingerprint.items() if k != "code"}
+    for name, fp in earlier.items():
+        if name != plan.study_name and fp.get("code") != plan.fingerprint.get("code") and {
+            k: v for k, v in fp.items() if k != "code"
+        } == mine:
+            return (
+                f"notice: the code changed since study {name} (digest {fp.get('code')} -> {plan.fingerprint.get('code')}): "
+                f"starting study {plan.study_name}; the old study's trials are kept in its storage"
+            )
+    return None
 
 
 def study_name_for(params: Params, fp: dict[str, Any]) -> str:

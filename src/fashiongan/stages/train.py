@@ -21,6 +21,7 @@ from fashiongan.data import load_split
 from fashiongan.errors import FashionGanError
 from fashiongan.fetch import load_manifest
 from fashiongan.fileio import write_json
+from fashiongan.locks import Held, file_lock
 from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.paths import (
     CHECKPOINT_DIR,
@@ -35,6 +36,7 @@ from fashiongan.paths import (
     SAMPLES_DIR,
     SAMPLES_GIF,
     SWEEP_BEST,
+    TRAIN_LOCK,
     TRAIN_METRICS,
 )
 from fashiongan.training import summarize, train_gan
@@ -65,6 +67,18 @@ def train_stage(params: Params, root: Path = Path(".")) -> dict[str, Any]:
     stage's models/classifier.keras and models/real_stats.npz exist.
     """
     root = Path(root)
+    try:
+        with file_lock(root / TRAIN_LOCK, wait=False):
+            return _train(params, root)
+    except Held as exc:
+        raise FashionGanError(
+            f"another trainer is using this workspace ({exc.holder}): wait for it or stop it; "
+            f"two trainers would both write {CHECKPOINT_DIR}/ and end each other's MLflow runs"
+        ) from None
+
+
+def _train(params: Params, root: Path) -> dict[str, Any]:
+    """:func:`train_stage` holding the workspace's train lock."""
     if params.train.hparams == "sweep":
         params = hparams_from_sweep(params, root / SWEEP_BEST)
     x, _ = load_split("train", root / PROCESSED_DIR)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import warnings
 from collections.abc import Mapping
 from importlib import metadata
@@ -22,9 +23,11 @@ from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature
+from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.types.schema import Schema, TensorSpec
 
 from fashiongan.errors import FashionGanError
+from fashiongan.fileio import load_keras
 from fashiongan.images import latents
 from fashiongan.tracking.callback import to_float
 from fashiongan.tracking.runs import active_run_id, get_run, safe
@@ -217,31 +220,31 @@ def register_model(model_uri: str, name: str, *, tags: Mapping[str, str]) -> str
 def load_generator(model_uri: str) -> keras.Model:
     """A Keras generator from any MLflow model URI (``models:/name@alias``, ``runs:/``, ``models:/m-``).
 
-    Loaded in Keras safe mode: a model carrying code (a ``Lambda`` layer) is refused, not run.
-    A URI that names nothing, or a model that cannot be loaded, is a one-line error.
+    The model's files are downloaded and its ``.keras`` file loaded by :func:`fileio.load_keras`,
+    the one safe-mode loader: a model carrying code (a ``Lambda`` layer) is refused, and so is a
+    TensorFlow SavedModel export (``save_exported_model``), which MLflow would load with
+    ``tf.saved_model.load``, outside Keras safe mode. A URI that names nothing is a one-line error.
     """
-    try:
-        return mlflow.keras.load_model(model_uri, load_model_kwargs={"safe_mode": True, "compile": False})
-    except MlflowException as exc:
-        if unreachable(exc):
+    remedy = "register a plain Keras generator trained by `dvc repro train`"
+    with tempfile.TemporaryDirectory(prefix="fashiongan-model-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+            flavor = Model.load(str(local / MLMODEL_FILE_NAME)).flavors.get("keras")
+        except MlflowException as exc:
+            if unreachable(exc):
+                raise FashionGanError(
+                    f"tracking store {redact(mlflow.get_tracking_uri())} unreachable ({short_reason(exc)}): start it or set tracking.uri"
+                ) from None
+            reason = " ".join(exc.message.split())[:160]
+            missing = exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message
             raise FashionGanError(
-                f"tracking store {redact(mlflow.get_tracking_uri())} unreachable ({short_reason(exc)}): start it or set tracking.uri"
+                f"model {model_uri} {'not found' if missing else 'cannot be loaded'} in "
+                f"{redact(mlflow.get_tracking_uri())} ({reason}): run `dvc repro promote` first, or pass --model "
+                "with an existing URI"
             ) from None
-        reason = " ".join(exc.message.split())[:160]
-        missing = exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message
-        raise FashionGanError(
-            f"model {model_uri} {'not found' if missing else 'cannot be loaded'} in "
-            f"{redact(mlflow.get_tracking_uri())} ({reason}): run `dvc repro promote` first, or pass --model "
-            "with an existing URI"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - a refused (unsafe), damaged or incompatible model raises many types
-        if "safe_mode" in str(exc):
-            raise FashionGanError(
-                f"model {model_uri} refused: it carries Python code (a Lambda layer), which safe mode never runs; "
-                "register a generator trained by `dvc repro train`"
-            ) from None
-        reason = " ".join(str(exc).split())[:160]
-        raise FashionGanError(
-            f"model {model_uri} cannot be loaded safely ({type(exc).__name__}: {reason}): "
-            "models with Lambda layers or custom code are refused; register a plain Keras generator"
-        ) from None
+        if flavor is None or flavor.get("save_exported_model"):
+            kind = "a TensorFlow SavedModel export" if flavor else "not a Keras model"
+            raise FashionGanError(f"model {model_uri} refused: it is {kind}, which loads outside Keras safe mode; {remedy}")
+        data = local / flavor.get("data", "model")
+        path = Path(f"{data / 'model' if data.is_dir() else data}.keras")  # as mlflow.keras names it
+        return load_keras(path, "model", remedy, shown=model_uri)

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from PIL import Image
 
 from fashiongan.tracking.runs import active_run_id
-from fashiongan.tracking.store import TrackingUnavailable, lost_message
+from fashiongan.tracking.store import StoreBusy, TrackingUnavailable, lost_message, retry_busy
 
 DETECTORS = ("stalled", "diverged", "collapsed")
 
@@ -82,7 +82,10 @@ class MlflowMetricsCallback(keras.callbacks.Callback):
         if active_run_id() is None or self.failure is not None:
             return
         try:
-            self._log_epoch(epoch + 1, logs)
+            retry_busy(lambda: self._log_epoch(epoch + 1, logs), f"at epoch {epoch + 1}")
+        except StoreBusy as exc:
+            self.failure = exc
+            self.model.stop_training = True
         except (MlflowException, OSError) as exc:
             self.failure = TrackingUnavailable(lost_message(mlflow.get_tracking_uri(), exc, f"at epoch {epoch + 1}"))
             self.model.stop_training = True

@@ -27,6 +27,7 @@ from fashiongan.tracking.store import (
     TrackingUnavailable,
     UnknownRunError,
     activate,
+    busy,
     client,
     experiment_id,
     fast_http,
@@ -38,6 +39,8 @@ from fashiongan.tracking.store import (
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 _ENV_PREFIXES = ("FASHIONGAN_", "MLFLOW_", "TF_", "KERAS_", "CUDA_", "XLA_")
+# What DVC sets in an experiment's stages (dvc/env.py): the experiment a run belongs to
+_DVC_TAGS = {"DVC_EXP_NAME": "dvc.exp_name", "DVC_EXP_BASELINE_REV": "dvc.baseline_rev", "DVC_STAGE": "dvc.stage"}
 _log = logging.getLogger(__name__)
 
 
@@ -77,9 +80,10 @@ def _git_tags() -> dict[str, str]:
 
 
 def _run_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """The git state, the settings that change results (TF_*, CUDA_*, ...) and ``tags``, secrets dropped."""
+    """The git state, the DVC experiment, the settings that change results (TF_*, ...) and ``tags``, secrets dropped."""
     chosen = {f"env.{k}": v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-    return {**safe(chosen), **_git_tags(), **safe(tags or {})}
+    dvc = {tag: os.environ[name] for name, tag in _DVC_TAGS.items() if os.environ.get(name)}
+    return {**safe(chosen), **_git_tags(), **dvc, **safe(tags or {})}
 
 
 @contextmanager
@@ -151,7 +155,7 @@ def _ended(params: Params, uri: str, run_id: str) -> Iterator[None]:
         lost = True
         raise
     except MlflowException as exc:
-        if not unreachable(exc):
+        if not (unreachable(exc) or busy(exc)):
             raise
         lost = True
         raise TrackingUnavailable(lost_message(uri, exc, "during the run")) from None
@@ -161,7 +165,7 @@ def _ended(params: Params, uri: str, run_id: str) -> Iterator[None]:
             try:  # a store already lost gets one quick try, not minutes of retries
                 with fast_http(params.tracking.timeout_s) if lost else nullcontext():
                     mlflow.end_run(RunStatus.to_string(status))
-            except MlflowException as exc:  # the store is gone: keep the error that brought us here
+            except MlflowException as exc:  # the store is gone or busy: keep the error that brought us here
                 if status == RunStatus.FINISHED:
                     raise TrackingUnavailable(lost_message(uri, exc, "at the end of the run")) from None
                 _log.warning("run %s not closed: %s", run_id, short_reason(exc))

@@ -6,25 +6,36 @@ Where runs go (first match wins):
 2. the ``MLFLOW_TRACKING_URI`` environment variable,
 3. ``sqlite:///mlruns/mlflow.db`` with artifacts in ``mlruns/artifacts/``.
 
-Relative sqlite and file paths are made absolute against the working directory (the project
-root, where dvc.yaml lives), so a stage started from anywhere writes to the same store. A remote
+Relative sqlite and file paths are made absolute against the project root (:func:`paths.project_root`:
+``$DVC_ROOT``, the repository above a DVC temporary workspace, the git top level), so queued and
+``--temp`` experiments write to the project's store, not to a copy DVC deletes afterwards. A remote
 server (``http://...``) is probed with a short timeout before any work starts, so a stopped server
 fails in one line instead of after an hour of training.
+
+A local SQLite store is switched to WAL, so a reader such as ``mlflow ui`` never blocks a writer.
+A write that finds another writer holding the file waits 20 s (MLflow's busy timeout);
+:func:`retry_busy` tries it ``tracking.busy_retries`` more times, then the error says the store
+is busy, not gone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import os
 import re
+import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import mlflow
+import sqlalchemy
 from mlflow import MlflowClient
 from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.exceptions import MlflowException
@@ -32,7 +43,7 @@ from mlflow.exceptions import MlflowException
 from fashiongan.config import Params
 from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError
-from fashiongan.paths import MLRUNS_DIR
+from fashiongan.paths import MLRUNS_DIR, project_root
 
 DEFAULT_URI = f"sqlite:///{MLRUNS_DIR.as_posix()}/mlflow.db"
 SECRET_NAME = re.compile(r"token|password|secret|key", re.IGNORECASE)
@@ -50,7 +61,64 @@ class UnknownRunError(FashionGanError):
 
 
 class TrackingUnavailable(FashionGanError):
-    """The tracking store stopped answering during a run (server stopped, network lost)."""
+    """The tracking store stopped answering during a run (server stopped, network lost, SQLite file busy)."""
+
+
+_BUSY = ("database is locked", "database is busy")
+_wal_files: set[str] = set()  # MLflow's SQLite files (registered by activate)
+_busy_retries = 3  # tracking.busy_retries of the last activate()
+T = TypeVar("T")
+
+
+class StoreBusy(TrackingUnavailable):
+    """A local SQLite store stayed locked by another writer through every retry."""
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether an error means another process held a SQLite store's write lock past the busy timeout."""
+    return any(marker in str(exc) for marker in _BUSY)
+
+
+def retry_busy(write: Callable[[], T], what: str) -> T:
+    """``write()``, tried again up to ``tracking.busy_retries`` times while the store is busy.
+
+    Raises :class:`StoreBusy` in one line when the retries run out; other errors pass through.
+    """
+    for attempt in range(_busy_retries + 1):
+        try:
+            return write()
+        except MlflowException as exc:
+            if not busy(exc):
+                raise
+            if attempt == _busy_retries:
+                raise StoreBusy(busy_message(mlflow.get_tracking_uri(), f"{what}, after {attempt + 1} tries")) from None
+            time.sleep(min(2.0**attempt, 10.0))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    """On each new connection to an MLflow SQLite file: the WAL journal (readers never block the writer)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection) or not _wal_files:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        files = {os.path.realpath(row[2]) for row in cursor.execute("PRAGMA database_list") if row[1] == "main" and row[2]}
+        if files & _wal_files:
+            with contextlib.suppress(sqlite3.OperationalError):  # switching needs a moment without readers
+                cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _tune_sqlite(uri: str, retries: int) -> None:
+    """Register the store's file for :func:`_sqlite_wal` (mlflow creates its engine itself); keep ``retries``."""
+    global _busy_retries
+    _busy_retries = retries
+    if urlsplit(uri).scheme != _LOCAL_DB_SCHEME or local_root(uri) is None:
+        return
+    if not sqlalchemy.event.contains(sqlalchemy.pool.Pool, "connect", _sqlite_wal):
+        sqlalchemy.event.listen(sqlalchemy.pool.Pool, "connect", _sqlite_wal)
+    _wal_files.add(os.path.realpath(uri[len("sqlite:///") :]))
 
 
 def redact(value: str) -> str:
@@ -74,7 +142,7 @@ def redact(value: str) -> str:
 
 
 def resolve_uri(params: Params) -> str:
-    """The tracking URI after precedence (params, env, default) with local paths made absolute."""
+    """The tracking URI after precedence (params, env, default) with local paths made absolute against the project root."""
     uri = params.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     scheme = urlsplit(uri).scheme
     if scheme == _LOCAL_DB_SCHEME:
@@ -83,12 +151,12 @@ def resolve_uri(params: Params) -> str:
             raise FashionGanError(f"tracking URI {uri} is not a sqlite file URI: write sqlite:///path/to/mlflow.db")
         path = uri[len(prefix) :]
         if path and path != ":memory:" and not path.startswith("/"):
-            return prefix + str(Path(path).absolute())
+            return prefix + str(project_root() / path)
         return uri
     if scheme == "file":
-        return Path(urlsplit(uri).path).absolute().as_uri()
+        return (project_root() / urlsplit(uri).path).as_uri()
     if not scheme:
-        return Path(uri).absolute().as_uri()
+        return (project_root() / uri).as_uri()
     return uri
 
 
@@ -107,6 +175,20 @@ def artifact_location(uri: str) -> str | None:
     """Explicit artifact folder for new experiments in a local store: ``<store folder>/artifacts``."""
     root = local_root(uri)
     return (root / "artifacts").as_uri() if root is not None else None
+
+
+def registry_lock_path(model_name: str) -> Path:
+    """The lock file that serialises promotions of ``model_name`` in the active store.
+
+    Beside a local store (every process using it shares the file); for a server, one per user and
+    server on this machine, which serialises this machine's promotions only.
+    """
+    uri = mlflow.get_tracking_uri()
+    root = local_root(uri)
+    if root is None:
+        key = hashlib.sha256(f"{uri}\0{model_name}".encode()).hexdigest()[:16]
+        return Path.home() / ".cache" / "fashiongan" / f"registry-{key}.lock"
+    return root / f"registry-{re.sub(r'[^A-Za-z0-9_.-]', '_', model_name)}.lock"
 
 
 @contextmanager
@@ -148,8 +230,19 @@ def unreachable(exc: BaseException) -> bool:
     return short_reason(exc) in _UNREACHABLE or "Max retries exceeded" in str(exc)
 
 
+def busy_message(uri: str, when: str) -> str:
+    """One line for a local store another process kept locked."""
+    return (
+        f"tracking store {redact(uri)} busy {when}: another process kept its SQLite file locked (parallel workers, "
+        "a long write); raise tracking.busy_retries, or serve the store with `mlflow server` for parallel writers, "
+        "and re-run; finished epochs are kept in checkpoints/ and the re-run resumes from them"
+    )
+
+
 def lost_message(uri: str, exc: BaseException, when: str) -> str:
-    """One line for a store that went away mid-run."""
+    """One line for a store that went away (or stayed busy) mid-run."""
+    if busy(exc):
+        return busy_message(uri, when)
     return (
         f"tracking store {redact(uri)} stopped answering {when} ({short_reason(exc)}): restart it and re-run; "
         "finished epochs are kept in checkpoints/ and the re-run resumes from them"
@@ -193,6 +286,7 @@ def activate(params: Params) -> str:
     """Probe the store and point mlflow (tracking and registry) at it; return the resolved URI."""
     check_tracking(params)
     uri = resolve_uri(params)
+    _tune_sqlite(uri, params.tracking.busy_retries)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
