@@ -24,7 +24,7 @@ import pytest
 from fashiongan.overrides import resolve_params
 from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
-from fashiongan.search.claiming import STALE_REASON, counted_trials
+from fashiongan.search.claiming import STALE_REASON, Heartbeat, counted_trials
 from fashiongan.search.objective import run_objective
 from fashiongan.search.space import grid_cells, make_plan
 from fashiongan.search.storage import open_storage
@@ -65,6 +65,13 @@ def sometimes_broken(ctx: TrialContext) -> TrialOutcome:
         return TrialOutcome(float("nan"), 1, 0.0)
     if ctx.number == 2:
         raise FloatingPointError("loss exploded")
+    return quadratic(ctx)
+
+
+def hangs_first(ctx: TrialContext) -> TrialOutcome:
+    """Trial 0 never returns on its own (a Python loop, as a stuck data pipeline would be); the rest are the quadratic."""
+    while ctx.number == 0:
+        time.sleep(0.05)
     return quadratic(ctx)
 
 
@@ -189,6 +196,31 @@ def test_nan_and_crashing_trials_fail_with_a_reason_and_the_sweep_goes_on(tmp_pa
     assert rows["0"]["state"] == "complete" and len(rows) == 4
     study = load(params, out, sometimes_broken)
     assert study.get_trials()[1].user_attrs["reason"] == rows["1"]["reason"]
+
+
+def test_a_trial_past_its_time_limit_fails_with_the_reason_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    sweep_stage(tiny(tmp_path, backend="optuna", n_trials=2, trial_timeout_s=1), objective=hangs_first, out_dir=out)
+    rows = read_csv(out / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "failed"), ("1", "complete")]
+    assert rows[0]["reason"] == "timed out: ran past search.trial_timeout_s=1 s"
+    assert json.loads((out / "best.json").read_text())["trial"] == 1
+
+
+def test_the_heartbeat_stops_at_the_trial_time_limit_and_not_before() -> None:
+    beats: list[int] = []
+
+    class Storage:
+        def record_heartbeat(self, trial_id: int) -> None:
+            beats.append(trial_id)
+
+    limited, unlimited = Heartbeat(Storage(), 7, 0.05, limit_s=0.2), Heartbeat(Storage(), 8, 0.05)
+    with limited, unlimited:
+        limited._thread.join(timeout=60)  # ends on its own once past the limit
+        assert not limited._thread.is_alive()
+        unlimited._thread.join(timeout=0.5)
+        assert unlimited._thread.is_alive()  # no limit: beats for as long as the trial runs
+    assert 7 in beats and 8 in beats
 
 
 def test_unreachable_storage_is_one_line_naming_the_url_without_password(tmp_path: Path) -> None:
