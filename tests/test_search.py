@@ -13,6 +13,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,6 +74,31 @@ def hangs_first(ctx: TrialContext) -> TrialOutcome:
     while ctx.number == 0:
         time.sleep(0.05)
     return quadratic(ctx)
+
+
+class SavesAModel:
+    """Each trial saves a one-layer generator whose bias is the trial number; trial 0 scores best.
+
+    ``final_scores`` reads the bias back, so a test sees which trial's file the sweep's end loaded.
+    """
+
+    name = "saves-a-model"
+
+    def __call__(self, ctx: TrialContext) -> TrialOutcome:
+        import keras
+
+        from fashiongan.fileio import save_keras
+
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(ctx.number))])
+        path = ctx.out_dir / "models" / "generator.keras"
+        save_keras(model, path)
+        return TrialOutcome(1.0 + ctx.number, 1, 0.0, model_path=str(path))
+
+    def final_scores(self, model_path: Path, params) -> dict:
+        from fashiongan.fileio import load_keras
+
+        bias = float(load_keras(model_path, "generator", "re-run").layers[-1].bias.numpy()[0])
+        return {"metrics": {"fid_fashion": 1.0 + bias, "trial_in_file": bias}, "protocol": {"n_samples": 0}}
 
 
 def keras_fit(ctx: TrialContext) -> TrialOutcome:
@@ -362,6 +388,24 @@ def test_two_workers_share_a_postgres_study_without_losing_or_repeating_a_trial(
     trials = optuna.load_study(study_name=summary["study"], storage=open_storage(postgres_url, 1)).get_trials()
     assert len(trials) == 6 and all(t.state.is_finished() for t in trials)
     assert summary["n_complete"] + summary["n_pruned"] == 6
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_sweep_finishes_on_a_machine_that_did_not_run_its_best_trial(
+    tmp_path: Path, postgres_url: str, mlflow_server: str  # noqa: F811 - fixtures
+) -> None:
+    """Two work directories (two machines) share one PostgreSQL study and one MLflow server."""
+    tracking = {"uri": mlflow_server, "sweep_experiment": "two-machines"}
+    first, second = tmp_path / "machine-a", tmp_path / "machine-b"
+    sweep_stage(tiny(first, tracking, backend="optuna", n_trials=2, storage=postgres_url, study_name="machines"),
+                objective=SavesAModel(), out_dir=first / "sweeps")  # fmt: skip
+    shutil.rmtree(first)  # the other machine's disk is out of reach
+    summary = sweep_stage(tiny(second, tracking, backend="optuna", n_trials=3, storage=postgres_url, study_name="machines"),
+                          objective=SavesAModel(), out_dir=second / "sweeps")  # fmt: skip
+    assert summary["trial"] == 0 and summary["n_complete"] == 3
+    assert summary["evaluation"]["metrics"]["trial_in_file"] == 0.0  # trial 0's generator, fetched from its run
+    assert Path(summary["model_path"]).is_file() and second in Path(summary["model_path"]).parents
 
 
 @pytest.mark.slow
