@@ -13,6 +13,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 from fashiongan.overrides import resolve_params
 from fashiongan.params_file import parse_params
 from fashiongan.errors import FashionGanError
-from fashiongan.search.claiming import STALE_REASON, counted_trials
+from fashiongan.search.claiming import STALE_REASON, Heartbeat, counted_trials
 from fashiongan.search.objective import run_objective
 from fashiongan.search.space import grid_cells, make_plan
 from fashiongan.search.storage import open_storage
@@ -66,6 +67,38 @@ def sometimes_broken(ctx: TrialContext) -> TrialOutcome:
     if ctx.number == 2:
         raise FloatingPointError("loss exploded")
     return quadratic(ctx)
+
+
+def hangs_first(ctx: TrialContext) -> TrialOutcome:
+    """Trial 0 never returns on its own (a Python loop, as a stuck data pipeline would be); the rest are the quadratic."""
+    while ctx.number == 0:
+        time.sleep(0.05)
+    return quadratic(ctx)
+
+
+class SavesAModel:
+    """Each trial saves a one-layer generator whose bias is the trial number; trial 0 scores best.
+
+    ``final_scores`` reads the bias back, so a test sees which trial's file the sweep's end loaded.
+    """
+
+    name = "saves-a-model"
+
+    def __call__(self, ctx: TrialContext) -> TrialOutcome:
+        import keras
+
+        from fashiongan.fileio import save_keras
+
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(ctx.number))])
+        path = ctx.out_dir / "models" / "generator.keras"
+        save_keras(model, path)
+        return TrialOutcome(1.0 + ctx.number, 1, 0.0, model_path=str(path))
+
+    def final_scores(self, model_path: Path, params) -> dict:
+        from fashiongan.fileio import load_keras
+
+        bias = float(load_keras(model_path, "generator", "re-run").layers[-1].bias.numpy()[0])
+        return {"metrics": {"fid_fashion": 1.0 + bias, "trial_in_file": bias}, "protocol": {"n_samples": 0}}
 
 
 def keras_fit(ctx: TrialContext) -> TrialOutcome:
@@ -189,6 +222,31 @@ def test_nan_and_crashing_trials_fail_with_a_reason_and_the_sweep_goes_on(tmp_pa
     assert rows["0"]["state"] == "complete" and len(rows) == 4
     study = load(params, out, sometimes_broken)
     assert study.get_trials()[1].user_attrs["reason"] == rows["1"]["reason"]
+
+
+def test_a_trial_past_its_time_limit_fails_with_the_reason_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "sweeps"
+    sweep_stage(tiny(tmp_path, backend="optuna", n_trials=2, trial_timeout_s=1), objective=hangs_first, out_dir=out)
+    rows = read_csv(out / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "failed"), ("1", "complete")]
+    assert rows[0]["reason"] == "timed out: ran past search.trial_timeout_s=1 s"
+    assert json.loads((out / "best.json").read_text())["trial"] == 1
+
+
+def test_the_heartbeat_stops_at_the_trial_time_limit_and_not_before() -> None:
+    beats: list[int] = []
+
+    class Storage:
+        def record_heartbeat(self, trial_id: int) -> None:
+            beats.append(trial_id)
+
+    limited, unlimited = Heartbeat(Storage(), 7, 0.05, limit_s=0.2), Heartbeat(Storage(), 8, 0.05)
+    with limited, unlimited:
+        limited._thread.join(timeout=60)  # ends on its own once past the limit
+        assert not limited._thread.is_alive()
+        unlimited._thread.join(timeout=0.5)
+        assert unlimited._thread.is_alive()  # no limit: beats for as long as the trial runs
+    assert 7 in beats and 8 in beats
 
 
 def test_unreachable_storage_is_one_line_naming_the_url_without_password(tmp_path: Path) -> None:
@@ -330,6 +388,24 @@ def test_two_workers_share_a_postgres_study_without_losing_or_repeating_a_trial(
     trials = optuna.load_study(study_name=summary["study"], storage=open_storage(postgres_url, 1)).get_trials()
     assert len(trials) == 6 and all(t.state.is_finished() for t in trials)
     assert summary["n_complete"] + summary["n_pruned"] == 6
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_sweep_finishes_on_a_machine_that_did_not_run_its_best_trial(
+    tmp_path: Path, postgres_url: str, mlflow_server: str  # noqa: F811 - fixtures
+) -> None:
+    """Two work directories (two machines) share one PostgreSQL study and one MLflow server."""
+    tracking = {"uri": mlflow_server, "sweep_experiment": "two-machines"}
+    first, second = tmp_path / "machine-a", tmp_path / "machine-b"
+    sweep_stage(tiny(first, tracking, backend="optuna", n_trials=2, storage=postgres_url, study_name="machines"),
+                objective=SavesAModel(), out_dir=first / "sweeps")  # fmt: skip
+    shutil.rmtree(first)  # the other machine's disk is out of reach
+    summary = sweep_stage(tiny(second, tracking, backend="optuna", n_trials=3, storage=postgres_url, study_name="machines"),
+                          objective=SavesAModel(), out_dir=second / "sweeps")  # fmt: skip
+    assert summary["trial"] == 0 and summary["n_complete"] == 3
+    assert summary["evaluation"]["metrics"]["trial_in_file"] == 0.0  # trial 0's generator, fetched from its run
+    assert Path(summary["model_path"]).is_file() and second in Path(summary["model_path"]).parents
 
 
 @pytest.mark.slow

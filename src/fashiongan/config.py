@@ -216,6 +216,9 @@ class SearchParams(_Section):
     )
     workers: int = Field(1, ge=1, le=64, description="worker processes on this machine")
     heartbeat_s: int = Field(60, ge=1, description="Optuna heartbeat; a trial silent for 2x this is retried")
+    trial_timeout_s: int | None = Field(
+        None, ge=1, description="a trial running longer ends FAILED with the reason and its heartbeat stops; null = no limit"
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> "SearchParams":

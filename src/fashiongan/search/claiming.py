@@ -11,6 +11,7 @@ so each cell runs exactly once even with parallel workers.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -32,14 +33,23 @@ STALE_REASON = "worker died (heartbeat stale)"
 
 
 class Heartbeat:
-    """Records the trial's heartbeat every interval, so a dead worker's trial is seen as stale."""
+    """Records the trial's heartbeat every interval, so a dead worker's trial is seen as stale.
 
-    def __init__(self, storage: RDBStorage, trial_id: int, interval: int) -> None:
+    With ``limit_s`` the beats stop after that many seconds: a trial hung past its time limit in
+    a way its own thread cannot notice goes stale, and another worker retries it (a bounded number
+    of times, ``storage.MAX_RETRY``) instead of the study waiting forever.
+    """
+
+    def __init__(self, storage: RDBStorage, trial_id: int, interval: float, limit_s: float | None = None) -> None:
         self._stop = threading.Event()
+        self._until = None if limit_s is None else time.monotonic() + limit_s
         self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
 
-    def _beat(self, storage: RDBStorage, trial_id: int, interval: int) -> None:
+    def _beat(self, storage: RDBStorage, trial_id: int, interval: float) -> None:
         while not self._stop.wait(interval):
+            if self._until is not None and time.monotonic() > self._until:
+                log(f"sweep: trial id {trial_id} ran past search.trial_timeout_s; its heartbeat stops")
+                return
             try:
                 storage.record_heartbeat(trial_id)
             except sqlalchemy.exc.SQLAlchemyError as exc:  # a hiccup; the next beat retries

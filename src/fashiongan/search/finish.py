@@ -55,6 +55,9 @@ def finish_sweep(
         "epochs_total": sum(r.epochs_trained or 0 for r in rows),
     }
     evaluation: dict[str, Any] | None = None
+    tracker = SweepRuns(params)
+    if best is not None and best.model_path:  # the best trial may have run on another machine
+        best.model_path = str(tracker.trial_model(best.run_id, best.model_path, plan.trial_dir(best.number) / "models"))
     if best is not None:
         summary |= {
             "value": best.value,
@@ -74,7 +77,6 @@ def finish_sweep(
             summary["evaluation"] = evaluation
     write_json(out / BEST_JSON_NAME, summary, default=str)
     write_report_html(rows, study, out / REPORT_HTML_NAME, summary)
-    tracker = SweepRuns(params)
     if best is not None and evaluation is not None and best.run_id and params.tracking.log_model:
         summary["model_uri"] = tracker.log_generator(best.run_id, lambda: load_keras(best.model_path, "generator", "re-run the sweep"))
         write_json(out / BEST_JSON_NAME, summary, default=str)

@@ -7,9 +7,11 @@ the trial's TensorFlow graphs afterwards so a worker's memory stays flat across 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import math
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -61,13 +63,51 @@ def _releasing_graphs() -> Iterator[None]:
         _clear_keras()
 
 
+class TrialTimeout(BaseException):
+    """Raised inside a trial that ran past ``search.trial_timeout_s``; a BaseException so the objective cannot swallow it."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TrialTimeout` in this thread once ``seconds`` have passed.
+
+    The exception arrives at the thread's next Python instruction (CPython's asynchronous
+    exceptions), so a trial stuck in a Python loop or between TensorFlow steps stops; one stuck
+    inside a single native call stops when it returns, and meanwhile its heartbeat has stopped
+    (:class:`fashiongan.search.claiming.Heartbeat`) so other workers see it stale.
+    """
+    if seconds is None:
+        yield
+        return
+    target, guard, state = threading.get_ident(), threading.Lock(), {"done": False}
+
+    def expire() -> None:
+        with guard:
+            if not state["done"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(TrialTimeout))
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with guard:
+            state["done"] = True
+        timer.cancel()
+
+
 def run_objective(objective: Objective, ctx: TrialContext) -> TrialOutcome:
-    """Call the objective and turn crashes and non-finite values into failed outcomes with a reason."""
+    """Call the objective and turn crashes, time-outs and non-finite values into failed outcomes with a reason."""
     _clear_keras()
     started = time.perf_counter()
+    limit = ctx.params.search.trial_timeout_s
     try:
-        with _releasing_graphs():
+        with deadline(limit), _releasing_graphs():
             outcome = objective(ctx)
+    except TrialTimeout:  # counted, not retried: it would run out of time again
+        outcome = TrialOutcome(None, 0, time.perf_counter() - started, "failed",
+                               f"timed out: ran past search.trial_timeout_s={limit} s")  # fmt: skip
     except FashionGanError:
         raise
     except Exception as exc:  # noqa: BLE001 - one broken trial must not end the sweep

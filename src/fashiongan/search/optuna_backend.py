@@ -58,7 +58,7 @@ def _run_optuna_trial(plan: SweepPlan, storage: RDBStorage, study: optuna.Study,
         shutil.rmtree(out_dir)  # left by an older study of the same name: never resume from it
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = SweepRuns(plan.params)
-    with Heartbeat(storage, trial_id, plan.params.search.heartbeat_s):
+    with Heartbeat(storage, trial_id, plan.params.search.heartbeat_s, plan.params.search.trial_timeout_s):
         dropout, width = suggest(trial, plan.params)
         params = trial_params(plan.params, dropout, width)
         pruned_at: list[int] = []  # shared with the context

@@ -19,6 +19,8 @@ from fashiongan.errors import FashionGanError
 from fashiongan.progress import log
 from fashiongan.search.types import TrialOutcome
 
+TRIAL_MODEL_DIR = "trial_model"  # each complete trial's generator file, so any machine can finish the sweep
+
 
 class SweepRuns:
     """The sweep's use of :mod:`fashiongan.tracking` (the one module that imports mlflow).
@@ -101,19 +103,34 @@ class SweepRuns:
             {metric: outcome.value, "epochs_trained": outcome.epochs_trained, "trial_seconds": outcome.seconds},
             self.protocol(),
         )
+        if outcome.state == "complete" and outcome.model_path and Path(outcome.model_path).is_file():
+            self.log_files(run_id, [Path(outcome.model_path)], folder=TRIAL_MODEL_DIR)
         log(f"sweep: trial {number} {outcome.state} {metric}={outcome.value} ({outcome.reason or 'ok'})")
+
+    def trial_model(self, run_id: str | None, model_path: str, dst_dir: Path) -> Path:
+        """A trial's generator on this machine: its own file, or the copy its run holds (another worker ran it)."""
+        if Path(model_path).is_file():
+            return Path(model_path)
+        if not self.enabled or not run_id:
+            raise FashionGanError(
+                f"the trial's generator {model_path} is not on this machine and no MLflow run holds a copy: run every "
+                "worker with tracking.enabled and one shared tracking server (tracking.uri)"
+            )
+        tracking = self._mod()
+        tracking.activate(self.params)
+        return tracking.download_run_file(run_id, f"{TRIAL_MODEL_DIR}/{Path(model_path).name}", dst_dir)
 
     def protocol(self) -> dict[str, Any]:
         """How the sweep scores a trial: logged beside every trial's and the sweep's best score."""
         return {"metric": self.params.search.metric, "n_samples": self.params.search.n_samples, "seed": self.params.evaluate.seed}
 
-    def log_files(self, run_id: str | None, paths: list[Path]) -> None:
-        """Attach files to an earlier run (under ``outputs/``)."""
+    def log_files(self, run_id: str | None, paths: list[Path], folder: str = "outputs") -> None:
+        """Attach files to an earlier run (under ``folder/``)."""
         if not self.enabled or not run_id:
             return
         tracking = self._mod()
         with tracking.reopen_run(self.params, run_id):
-            tracking.log_training_outputs(None, None, paths, log_model=False)
+            tracking.log_training_outputs(None, None, paths, log_model=False, folder=folder)
 
     def log_generator(self, run_id: str | None, load: Callable[[], Any]) -> str | None:
         """Log a generator model to an earlier run once (a re-run finds it); return its model URI."""

@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 
 from fashiongan.tracking.artifacts import (
     GENERATOR_URI_TAG,
+    download_run_file,
     generator_uri,
     load_generator,
     log_dataset_manifest,
@@ -40,6 +41,7 @@ from fashiongan.tracking.store import (
 )
 
 __all__ = [
+    "download_run_file",
     "DEFAULT_URI",
     "GENERATOR_URI_TAG",
     "MlflowException",

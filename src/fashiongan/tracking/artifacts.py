@@ -139,6 +139,7 @@ def log_training_outputs(
     artifacts: list[Path],
     *,
     log_model: bool = True,
+    folder: str = "outputs",
 ) -> str | None:
     """Log the generator as an MLflow Keras model and the training files as artifacts.
 
@@ -149,13 +150,13 @@ def log_training_outputs(
     if active_run_id() is None:
         return None
     files = [("models", discriminator_path)] if discriminator_path is not None else []
-    files += [("outputs", path) for path in artifacts]
-    for folder, path in files:
+    files += [(folder, path) for path in artifacts]
+    for into, path in files:
         path = Path(path)
         if path.is_file():
-            mlflow.log_artifact(str(path), artifact_path=folder)
+            mlflow.log_artifact(str(path), artifact_path=into)
         elif path.is_dir():
-            mlflow.log_artifacts(str(path), artifact_path=f"{folder}/{path.name}")
+            mlflow.log_artifacts(str(path), artifact_path=f"{into}/{path.name}")
         else:
             _log.warning("artifact %s does not exist; not logged", path)
     if not log_model or generator is None:
@@ -215,6 +216,23 @@ def register_model(model_uri: str, name: str, *, tags: Mapping[str, str]) -> str
     """Create a model version (and the registered model on first use); return its version number."""
     version = mlflow.register_model(model_uri, name, tags=dict(tags))
     return str(version.version)
+
+
+def download_run_file(run_id: str, artifact_path: str, dst_dir: Path) -> Path:
+    """Copy one artifact of a run into ``dst_dir`` (atomically: a cut download leaves nothing there)."""
+    dst_dir = Path(dst_dir)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=dst_dir) as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tmp))
+        except MlflowException as exc:
+            raise FashionGanError(
+                f"run {run_id} has no artifact {artifact_path} in {redact(mlflow.get_tracking_uri())} "
+                f"({short_reason(exc)}): re-run the sweep with one shared tracking server"
+            ) from None
+        target = dst_dir / local.name
+        os.replace(local, target)
+    return target
 
 
 def load_generator(model_uri: str) -> keras.Model:
