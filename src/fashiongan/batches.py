@@ -6,9 +6,9 @@ another, cut into epochs of ``steps_per_epoch`` batches (None: one pass, i.e.
 uninterrupted run would have seen, and an epoch costs the same on 2,000 or 60,000 images when
 ``steps_per_epoch`` is set. The last partial batch of each pass is dropped (fixed shapes for XLA).
 
-Two implementations of that one stream: ``tf.data`` on TensorFlow (:func:`make_dataset`:
-stateless TF shuffle, parallel gather, prefetch; TensorFlow is imported only there) and a
-numpy generator on every other backend (:func:`numpy_batches`: ``numpy.random.default_rng((seed, p))``).
+:func:`make_dataset` builds that one stream two ways: ``tf.data`` on TensorFlow (stateless TF
+shuffle, parallel gather, prefetch; TensorFlow is imported only there) and a numpy generator on
+every other backend (``numpy.random.default_rng((seed, p))``).
 The two draw different permutations from the same seed, so a run's batches depend on the backend.
 """
 
@@ -20,15 +20,6 @@ from typing import Any
 import numpy as np
 
 
-def _span(n: int, batch_size: int, first_epoch: int, epochs: int, steps_per_epoch: int | None) -> tuple[int, int, int]:
-    """``(batches per pass, first step, last step)`` of the epochs asked for; checks there is a batch at all."""
-    if n < batch_size:
-        raise ValueError(f"need at least batch_size={batch_size} images, got {n}")
-    per_pass = n // batch_size
-    per_epoch = steps_per_epoch or per_pass
-    return per_pass, first_epoch * per_epoch, epochs * per_epoch
-
-
 def make_dataset(
     x: np.ndarray,
     batch_size: int,
@@ -36,17 +27,25 @@ def make_dataset(
     first_epoch: int = 0,
     epochs: int = 1,
     steps_per_epoch: int | None = None,
+    backend: str = "tensorflow",
 ) -> Any:
-    """The stream as a ``tf.data.Dataset`` for epochs ``first_epoch`` .. ``epochs - 1``: TensorFlow's fast path.
+    """Batches of ``x`` for epochs ``first_epoch`` .. ``epochs - 1``: ``tf.data`` on TensorFlow, numpy elsewhere."""
+    n = len(x)
+    if n < batch_size:
+        raise ValueError(f"need at least batch_size={batch_size} images, got {n}")
+    per_pass = n // batch_size
+    per_epoch = steps_per_epoch or per_pass
+    stream = _tf_stream if backend == "tensorflow" else _numpy_stream
+    return stream(np.asarray(x, dtype=np.float32), batch_size, seed, per_pass, first_epoch * per_epoch, epochs * per_epoch)
 
-    The images sit in memory once; only indices are shuffled.
-    """
+
+def _tf_stream(x: np.ndarray, batch_size: int, seed: int, per_pass: int, first_step: int, last_step: int) -> Any:
+    """Steps ``first_step`` .. ``last_step - 1`` as a ``tf.data.Dataset``; the images sit in memory once, only indices are shuffled."""
     import tensorflow as tf
 
     n = len(x)
-    per_pass, first_step, last_step = _span(n, batch_size, first_epoch, epochs, steps_per_epoch)
     first_pass, last_pass = first_step // per_pass, -(-last_step // per_pass)
-    images = tf.constant(np.asarray(x, dtype=np.float32))
+    images = tf.constant(x)
 
     def one_pass(p):
         key = tf.stack([tf.constant(seed, tf.int64), p])
@@ -59,26 +58,12 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def numpy_batches(
-    x: np.ndarray,
-    batch_size: int,
-    seed: int,
-    first_epoch: int = 0,
-    epochs: int = 1,
-    steps_per_epoch: int | None = None,
+def _numpy_stream(
+    x: np.ndarray, batch_size: int, seed: int, per_pass: int, first_step: int, last_step: int
 ) -> Iterator[tuple[np.ndarray]]:
-    """The stream as float32 numpy batches (1-tuples, as Keras wants from a generator), without TensorFlow."""
-    x = np.asarray(x, dtype=np.float32)
-    per_pass, first_step, last_step = _span(len(x), batch_size, first_epoch, epochs, steps_per_epoch)
+    """The same steps as numpy batches (1-tuples, as Keras wants from a generator), without TensorFlow."""
     for step in range(first_step, last_step):
         p, i = divmod(step, per_pass)
         if i == 0 or step == first_step:
             order = np.random.default_rng((seed, p)).permutation(len(x))
         yield (x[order[i * batch_size : (i + 1) * batch_size]],)
-
-
-def training_batches(backend: str, x: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0,
-                     epochs: int = 1, steps_per_epoch: int | None = None) -> Any:  # fmt: skip
-    """The stream for Keras backend ``backend``: ``tf.data`` on TensorFlow, numpy batches elsewhere."""
-    make = make_dataset if backend == "tensorflow" else numpy_batches
-    return make(x, batch_size, seed, first_epoch, epochs, steps_per_epoch)

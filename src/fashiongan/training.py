@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from fashiongan import figures
-from fashiongan.batches import training_batches
+from fashiongan.batches import make_dataset
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
 from fashiongan.config import Params
@@ -204,14 +204,14 @@ def train_gan(
 
     if gan.stop_reason is None and first_epoch < t.epochs:
         chain = _callback_chain(gan, params, spec, how, per_epoch, out, fp, history, list(callbacks))
-        data = training_batches(t.backend, x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch)
+        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch, t.backend)
         gan.fit(
             data,
             epochs=t.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=per_epoch,
             callbacks=chain,
-            shuffle=False,  # training_batches shuffles, per pass and seeded
+            shuffle=False,  # make_dataset shuffles, per pass and seeded
             verbose=verbose,
         )
     result = TrainResult(
