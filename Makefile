@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 GPU ?=
 # GPU=1 installs TensorFlow with CUDA (the `gpu` extra) instead of the CPU build; it is part of the stamp.
 comma := ,
-EXTRAS := test$(if $(GPU),$(comma)gpu)
-STAMP := $(VENV)/.installed-$(if $(GPU),gpu-)$(shell sha256sum pyproject.toml Makefile | sha256sum | cut -c1-16)
+HASH := $(if $(GPU),gpu-)$(shell sha256sum pyproject.toml Makefile | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(HASH)
+# make test adds the test extra (pytest, xdist, jax for the JAX backend test); make repro does not need it.
+TEST_STAMP := $(VENV)/.tests-$(HASH)
 # One pytest worker per core; a test file stays on one worker (its module fixtures are built once).
 PYTEST_ARGS ?= -n auto --dist loadfile
 
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install -q -e '.$(if $(GPU),[gpu])'
 ifneq ($(GPU),)
 	# tensorflow-cpu and tensorflow share one package folder: drop the CPU build, then rewrite the CUDA build's files.
 	$(BIN)/python -m pip uninstall -q -y tensorflow-cpu
@@ -34,13 +36,18 @@ endif
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test$(if $(GPU),$(comma)gpu)]'
+	rm -f $(VENV)/.tests-*
+	touch $@
+
 repro: $(STAMP)
 	dvc repro
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ui: $(STAMP)

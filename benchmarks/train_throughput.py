@@ -2,7 +2,7 @@
 
 For each preset, at the same batch size and on the same models, it times
 
-* ``fashiongan``: the production path, ``GAN.fit`` on :func:`fashiongan.gan.make_dataset` with
+* ``fashiongan``: the production path, ``GAN.fit`` on :func:`fashiongan.batches.make_dataset` with
   the detectors attached, one generator pass and one concatenated discriminator call per
   step, with ``train.jit_compile: false``; and ``+XLA``: the same with ``jit_compile: true``;
 * ``plain``: the TensorFlow DCGAN tutorial's loop, written out below: ``@tf.function`` step
@@ -39,7 +39,7 @@ from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.data import scale  # noqa: E402
 from fashiongan.fetch import sample_folder  # noqa: E402
 from fashiongan.idx import read_idx  # noqa: E402
-from fashiongan.gan import make_dataset  # noqa: E402
+from fashiongan.batches import make_dataset  # noqa: E402
 from fashiongan.models import build_models  # noqa: E402
 from fashiongan.presets import resolve_model_params, resolve_training  # noqa: E402
 from fashiongan.training import build_gan  # noqa: E402

@@ -6,7 +6,6 @@ train_classifier and train stages' outputs).
 
 from fashiongan.paths import EVALUATE_METRICS
 from fashiongan.stages import run_stage
-from fashiongan.stages.evaluate import evaluate_stage
 
 
 def describe(result: dict) -> str:
@@ -19,4 +18,4 @@ def describe(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    run_stage(evaluate_stage, describe)
+    run_stage("evaluate", describe)  # imported once train.backend is set

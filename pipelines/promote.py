@@ -10,7 +10,7 @@ import argparse
 from fashiongan.params_file import DEFAULT_PARAMS, load_params
 from fashiongan.errors import exit_on_error
 from fashiongan.paths import PROMOTE_METRICS
-from fashiongan.stages.promote import promote_stage
+from fashiongan.stages import stage_function
 
 
 @exit_on_error
@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: params.yaml)")
     parser.add_argument("--force", action="store_true", help="promote even if not better or under another protocol")
     args = parser.parse_args(argv)
-    result = promote_stage(load_params(args.params), force=args.force)
+    params = load_params(args.params)
+    result = stage_function("promote", params)(params, force=args.force)
     print(f"{'promoted' if result['promoted'] else 'kept champion'}: {result['reason']} ({PROMOTE_METRICS})")
 
 

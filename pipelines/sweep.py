@@ -11,7 +11,7 @@ import argparse
 
 from fashiongan.params_file import load_params
 from fashiongan.errors import exit_on_error
-from fashiongan.stages.sweep import sweep_stage, worker_stage
+from fashiongan.keras_backend import select_backend
 
 
 @exit_on_error
@@ -21,6 +21,9 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help="only run trials of the study, write no report")
     args = parser.parse_args()
     params = load_params()
+    select_backend(params.train.backend)
+    from fashiongan.stages.sweep import sweep_stage, worker_stage  # imports keras: after the backend is set
+
     if args.worker:
         print(f"trials run by this worker: {worker_stage(params)}")
         return

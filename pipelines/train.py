@@ -10,7 +10,6 @@ Run: ``python pipelines/train.py`` (reads ``model.*`` and ``train.*`` from param
 
 from fashiongan.paths import TRAIN_METRICS
 from fashiongan.stages import run_stage
-from fashiongan.stages.train import train_stage
 
 
 def describe(s: dict) -> str:
@@ -24,4 +23,4 @@ def describe(s: dict) -> str:
 
 
 if __name__ == "__main__":
-    run_stage(train_stage, describe)
+    run_stage("train", describe)  # imported once train.backend is set

@@ -6,7 +6,6 @@ Run: ``python pipelines/train_classifier.py`` (reads ``evaluate.*`` from params.
 """
 
 from fashiongan.stages import run_stage
-from fashiongan.stages.train_classifier import train_classifier_stage
 
 
 def describe(summary: dict) -> str:
@@ -19,4 +18,4 @@ def describe(summary: dict) -> str:
 
 
 if __name__ == "__main__":
-    run_stage(train_classifier_stage, describe)
+    run_stage("train_classifier", describe)  # imported once train.backend is set

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from fashiongan.config import ModelParams
-from fashiongan.gan import GAN, make_dataset, make_optimizers
+from fashiongan import batches
+from fashiongan.batches import make_dataset
+from fashiongan.gan import GAN, make_optimizers
 from fashiongan.models import build_models
 from fashiongan.presets import resolve_model_params
 
@@ -92,11 +94,15 @@ def test_loss_scaling_path_runs(batch):
     assert gan.generator.output.dtype == "float32" and gan.discriminator.output.dtype == "float32"
 
 
-def test_dataset_shuffles_per_epoch_drops_remainder_and_resumes():
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"], ids=["tf.data", "numpy"])
+def test_dataset_shuffles_per_epoch_drops_remainder_and_resumes(backend):
     x = np.arange(10, dtype="float32")[:, None, None, None] * np.ones((1, 28, 28, 1), "float32")
 
+    def make_dataset(*args, **kwargs):
+        return batches.make_dataset(*args, **kwargs, backend=backend)
+
     def ids(ds):
-        return [b[:, 0, 0, 0].numpy().astype(int).tolist() for b in ds]
+        return [np.asarray(keras.utils.unpack_x_y_sample_weight(b)[0])[:, 0, 0, 0].astype(int).tolist() for b in ds]
 
     full = ids(make_dataset(x, 4, seed=3, epochs=3))
     assert len(full) == 6 and all(len(b) == 4 for b in full)  # 10 // 4 = 2 batches per epoch

@@ -1,7 +1,7 @@
 """``fashiongan`` command line: one command per pipeline stage, plus sample, ui, params, check and selftest.
 
 Every stage command calls the same function in :mod:`fashiongan.stages` as its ``pipelines/``
-script, reads ``params.yaml`` (or ``--params``) through the one schema and accepts ``--set
+script (imported after ``train.backend`` has chosen the Keras backend), reads ``params.yaml`` (or ``--params``) through the one schema and accepts ``--set
 key=value`` overrides (:mod:`fashiongan.overrides`), so ``fashiongan train --set train.epochs=1``
 behaves like ``dvc exp run -S train.epochs=1`` without DVC.
 """
@@ -21,6 +21,7 @@ from fashiongan.errors import exit_on_error
 from fashiongan.overrides import resolve_params
 from fashiongan.logs import set_verbose
 from fashiongan.params_doc import effective_params, params_help
+from fashiongan.stages import stage_function
 
 app = typer.Typer(
     add_completion=False,
@@ -80,27 +81,24 @@ def preprocess(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose:
 @exit_on_error
 def train_classifier(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Train the Fashion-MNIST classifier whose features define fid_fashion; cache real-image statistics."""
-    from fashiongan.stages.train_classifier import train_classifier_stage
-
-    show(train_classifier_stage(resolve_params(params, set_)))
+    resolved = resolve_params(params, set_)
+    show(stage_function("train_classifier", resolved)(resolved))
 
 
 @app.command(epilog=params_help("model", "train", params=IN_EFFECT))
 @exit_on_error
 def train(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Train the configured DCGAN preset; resumes from checkpoints/ after an interruption."""
-    from fashiongan.stages.train import train_stage
-
-    show(train_stage(resolve_params(params, set_)))
+    resolved = resolve_params(params, set_)
+    show(stage_function("train", resolved)(resolved))
 
 
 @app.command(epilog=params_help("evaluate", params=IN_EFFECT))
 @exit_on_error
 def evaluate(params: ParamsOpt = DEFAULT_PARAMS, set_: SetOpt = None, verbose: VerboseOpt = False) -> None:
     """Score models/generator.keras: fid_fashion, kid_fashion, coverage, precision/recall (and fid_inception)."""
-    from fashiongan.stages.evaluate import evaluate_stage
-
-    show(evaluate_stage(resolve_params(params, set_)))
+    resolved = resolve_params(params, set_)
+    show(stage_function("evaluate", resolved)(resolved))
 
 
 @app.command(epilog=params_help("search", params=IN_EFFECT))
@@ -112,9 +110,8 @@ def sweep(
     workers: Annotated[int | None, typer.Option(help="worker processes on this machine (default: search.workers)")] = None,
 ) -> None:
     """Search model.dropout and model.first_layer_width against FID; resumes the study; writes sweeps/."""
-    from fashiongan.stages.sweep import sweep_stage
-
-    show(sweep_stage(resolve_params(params, set_), workers=workers))
+    resolved = resolve_params(params, set_)
+    show(stage_function("sweep", resolved)(resolved, workers=workers))
 
 
 @app.command(epilog=params_help("registry", params=IN_EFFECT))
@@ -126,9 +123,8 @@ def promote(
     force: Annotated[bool, typer.Option(help="move the alias even if not better or the protocol differs")] = False,
 ) -> None:
     """Register the evaluated generator and move alias `champion` to it only if its FID is strictly better."""
-    from fashiongan.stages.promote import promote_stage
-
-    show(promote_stage(resolve_params(params, set_), force=force))
+    resolved = resolve_params(params, set_)
+    show(stage_function("promote", resolved)(resolved, force=force))
 
 
 @app.command()
@@ -141,9 +137,8 @@ def sample(
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """Load a generator from the registry (or any MLflow model URI) and write a sample grid PNG."""
-    from fashiongan.stages.sample import sample_stage
-
-    typer.echo(str(sample_stage(load_params(params) if params.is_file() else Params(), model, n, out, seed)))
+    resolved = load_params(params) if params.is_file() else Params()
+    typer.echo(str(stage_function("sample", resolved)(resolved, model, n, out, seed)))
 
 
 @app.command()

@@ -114,7 +114,12 @@ class TrainParams(_Section):
         "null = one pass over the training images. Set, it makes the budget independent of the data size",
     )
     seed: int = Field(42, ge=0, description="keras.utils.set_random_seed")
-    deterministic: bool = Field(False, description="enable TF op determinism (slower)")
+    backend: Literal["tensorflow", "jax", "torch"] = Field(
+        "tensorflow",
+        description="Keras backend of every stage (wins over KERAS_BACKEND): tensorflow is the fastest on CPU; "
+        "jax or torch where TensorFlow is absent (GPU machines)",
+    )
+    deterministic: bool = Field(False, description="enable TF op determinism (slower; TensorFlow only)")
     loss: Literal["nonsaturating", "hinge"] | None = Field(
         None, description="GAN loss; null = preset (modern hinge, others nonsaturating); hinge needs d_output linear"
     )

@@ -1,7 +1,10 @@
 """The GAN as one Keras model, so ``fit`` brings callbacks, progress and XLA for free.
 
 The step follows the TensorFlow tutorial: one generator pass feeds both losses, and both
-networks are updated from that same forward pass (two tapes). The discriminator sees real
+networks are updated from that same forward pass (two tapes on TensorFlow, two vector-Jacobian
+products on JAX, two ``autograd.grad`` calls on PyTorch). The forward pass, the losses, the
+average and the metrics are written once in ``keras.ops``; only taking and applying the
+gradients is per backend (:mod:`fashiongan.gan_steps`), so this module needs no TensorFlow. The discriminator sees real
 and generated images in one concatenated batch, as in the keras-io DCGAN, which halves the
 number of discriminator calls. ``loss="nonsaturating"`` (the write-ups') gives:
 
@@ -35,11 +38,10 @@ from __future__ import annotations
 from typing import Literal
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from fashiongan.augment import diff_augment
+from fashiongan.gan_steps import OptimizerPair, backend_train_step
 
 Loss = Literal["nonsaturating", "hinge"]
 _EPS = 1e-7  # probability clip of keras' binary cross-entropy
@@ -103,12 +105,15 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True  # both networks are built: fit must not trace ``call`` on a batch of images
 
     def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
         """Keep one optimizer per network; ``kwargs`` (``jit_compile``, ...) go to ``Model.compile``."""
-        super().compile(**kwargs)
+        super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        self.build_optimizers()
+        self.optimizer = OptimizerPair(d_optimizer, g_optimizer)  # what fit carries as optimizer state
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -132,36 +137,36 @@ class GAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
-    def train_step(self, real_images):
+    def train_step(self, *args):
+        """One generator and one discriminator update: the backend's own step (see :mod:`fashiongan.gan_steps`)."""
+        return backend_train_step(keras.backend.backend())(self, *args)
+
+    def forward_losses(self, data):
+        """The one forward pass every backend's step differentiates: ``(d_loss, g_loss, real_scores, fake_scores)``.
+
+        ``data`` is a batch of real images, or the 1-tuple a Python generator must yield.
+        """
+        real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
         batch = ops.shape(real_images)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            # One generator pass; the discriminator scores real and fake in one batch.
-            fake_images = self.generator(z, training=True)
-            images = ops.concatenate([ops.cast(real_images, fake_images.dtype), fake_images], axis=0)
-            scores = ops.cast(self.discriminator(self.discriminator_view(images), training=True), "float32")
-            real_scores, fake_scores = scores[:batch], scores[batch:]
-            d_loss, g_loss = gan_losses(real_scores, fake_scores, self.loss_kind, self.from_logits)
-            scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        # One generator pass; the discriminator scores real and fake in one batch.
+        fake_images = self.generator(z, training=True)
+        images = ops.concatenate([ops.cast(real_images, fake_images.dtype), fake_images], axis=0)
+        scores = ops.cast(self.discriminator(self.discriminator_view(images), training=True), "float32")
+        real_scores, fake_scores = scores[:batch], scores[batch:]
+        d_loss, g_loss = gan_losses(real_scores, fake_scores, self.loss_kind, self.from_logits)
+        return d_loss, g_loss, real_scores, fake_scores
 
-        # Train the discriminator
-        d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_vars), d_vars)
-        # Train the generator (gradients taken through the pre-update discriminator)
-        g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_vars), g_vars)
+    def finish_step(self, d_loss, g_loss, real_scores, fake_scores) -> dict:
+        """After both optimizers stepped: move the average, track the losses and mean probabilities; the logs."""
         if self.ema_generator is not None:
             self._update_average()
-
-        # Track losses and the mean discriminator probabilities
         to_prob = ops.sigmoid if self.outputs_logits else (lambda s: s)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(ops.mean(to_prob(real_scores)))
         self.d_fake_tracker.update_state(ops.mean(to_prob(fake_scores)))
         return {m.name: m.result() for m in self.metrics}
-
 
     def _update_average(self) -> None:
         """Move every weight of the averaged generator (BatchNorm statistics too) towards the trained one."""
@@ -186,39 +191,3 @@ def make_optimizers(
         g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")
     return d_opt, g_opt
 
-
-def make_dataset(
-    x: np.ndarray,
-    batch_size: int,
-    seed: int,
-    first_epoch: int = 0,
-    epochs: int = 1,
-    steps_per_epoch: int | None = None,
-) -> tf.data.Dataset:
-    """Batches of ``x`` for epochs ``first_epoch`` .. ``epochs - 1``, from a stream of seeded shuffled passes.
-
-    Pass p over the data is a stateless shuffle seeded by ``(seed, p)``; the stream is the passes
-    one after another, cut into epochs of ``steps_per_epoch`` batches (None: one pass, i.e.
-    ``len(x) // batch_size``). So a run resumed at epoch k sees exactly the batches an
-    uninterrupted run would have seen, and an epoch costs the same on 2,000 or 60,000 images
-    when ``steps_per_epoch`` is set. The images sit in memory once; only indices are shuffled.
-    The last partial batch of each pass is dropped (fixed shapes for XLA).
-    """
-    n = len(x)
-    if n < batch_size:
-        raise ValueError(f"need at least batch_size={batch_size} images, got {n}")
-    per_pass = n // batch_size
-    per_epoch = steps_per_epoch or per_pass
-    first_step, last_step = first_epoch * per_epoch, epochs * per_epoch
-    first_pass, last_pass = first_step // per_pass, -(-last_step // per_pass)
-    images = tf.constant(np.asarray(x, dtype=np.float32))
-
-    def one_pass(p):
-        key = tf.stack([tf.constant(seed, tf.int64), p])
-        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
-
-    batches = tf.data.Dataset.range(first_pass, last_pass).flat_map(one_pass)
-    batches = batches.skip(first_step - first_pass * per_pass).take(last_step - first_step)
-    ds = batches.map(lambda idx: tf.gather(images, idx), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)

@@ -24,9 +24,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from fashiongan import figures
+from fashiongan.batches import make_dataset
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
 from fashiongan.codeversion import code_digest
@@ -34,8 +34,9 @@ from fashiongan.config import Params
 from fashiongan.detectors import detectors
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import save_keras, write_image, write_json
-from fashiongan.gan import GAN, make_dataset, make_optimizers
+from fashiongan.gan import GAN, make_optimizers
 from fashiongan.images import latents, save_gif, tile
+from fashiongan.keras_backend import check_backend, enable_determinism, has_gpu
 from fashiongan.models import build_models
 from fashiongan.paths import (
     CHECKPOINT_DIR,
@@ -133,7 +134,7 @@ class _Checkpointer(keras.callbacks.Callback):
 
 
 def _use_mixed_precision(requested: bool) -> bool:
-    if requested and not tf.config.list_physical_devices("GPU"):
+    if requested and not has_gpu():
         warnings.warn("train.mixed_precision=true needs a GPU; training in float32 instead", stacklevel=3)
         return False
     return requested
@@ -195,9 +196,10 @@ def train_gan(
             f"{len(x_train)} training images are fewer than train.batch_size={t.batch_size}: lower the batch size "
             "or use more data (data.max_images)"
         )
+    check_backend(t.backend)
     keras.utils.set_random_seed(t.seed)
     if t.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        enable_determinism()
     mixed = _use_mixed_precision(t.mixed_precision)
     spec = resolve_model_params(params.model)
     how = resolve_training(spec.preset, t)
@@ -215,14 +217,14 @@ def train_gan(
 
     if gan.stop_reason is None and first_epoch < t.epochs:
         chain = _callback_chain(gan, params, spec, how, per_epoch, out, fp, history, list(callbacks))
-        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch)
+        data = make_dataset(x_train, t.batch_size, t.seed, first_epoch, t.epochs, t.steps_per_epoch, t.backend)
         gan.fit(
             data,
             epochs=t.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=per_epoch,
             callbacks=chain,
-            shuffle=False,  # make_dataset shuffles, per epoch and seeded
+            shuffle=False,  # make_dataset shuffles, per pass and seeded
             verbose=verbose,
         )
     result = TrainResult(

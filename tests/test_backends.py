@@ -1,0 +1,139 @@
+"""Training on every Keras backend: the same GAN trains two epochs on TensorFlow, JAX and PyTorch, without TensorFlow off it.
+
+Keras picks its backend once per process, so each backend's run is a subprocess; this process
+runs on TensorFlow and loads what the other backends wrote (the ``.keras`` generator and the
+checkpoint, which resumes here).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashiongan.errors import FashionGanError
+from fashiongan.keras_backend import select_backend
+
+TINY = {
+    "model": {"preset": "modern", "first_layer_width": 8},
+    "train": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 3, "eval_every": 0, "grid_size": 2},
+}
+
+# Imported by the child with tensorflow blocked when it runs on another backend.
+CHILD = """
+import json, sys
+from pathlib import Path
+if sys.argv[1] != "tensorflow":
+    class NoTensorFlow:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "tensorflow":
+                raise ImportError("tensorflow is blocked in this test")
+    sys.meta_path.insert(0, NoTensorFlow())
+from fashiongan.keras_backend import select_backend
+select_backend(sys.argv[1])
+from fashiongan.data import scale
+from fashiongan.fetch import sample_folder
+from fashiongan.fileio import load_keras
+from fashiongan.idx import read_idx
+from fashiongan.params_file import parse_params
+from fashiongan.paths import GENERATOR_PATH
+from fashiongan.training import train_gan
+import numpy as np
+out = Path(sys.argv[2])
+x = scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:64])
+result = train_gan(parse_params(json.loads(sys.argv[3])), x, out_dir=out)
+generator = load_keras(out / GENERATOR_PATH, "generator", "")
+images = np.asarray(generator(np.zeros((2, generator.input_shape[-1]), "float32")))
+print(json.dumps({"history": result.history, "image_shape": list(images.shape),
+                  "tf_imported": "tensorflow" in sys.modules}))
+"""
+
+
+def train_on(backend: str, out: Path) -> dict:
+    """Two tiny epochs on the bundled sample on ``backend`` in a fresh process; its JSON report."""
+    params = TINY | {"train": TINY["train"] | {"backend": backend}}
+    env = os.environ | {"KERAS_BACKEND": backend}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, backend, str(out), json.dumps(params)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def assert_trained(report: dict) -> None:
+    """Finite losses that moved between the epochs, and a generator that loads and draws images."""
+    history = report["history"]
+    assert [row["epoch"] for row in history] == [1, 2]
+    losses = np.array([[row[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")] for row in history])
+    assert np.all(np.isfinite(losses))
+    assert not np.allclose(losses[0, :2], losses[1, :2])
+    assert report["image_shape"] == [2, 28, 28, 1]
+
+
+@pytest.mark.slow
+def test_two_epochs_on_tensorflow(tmp_path: Path) -> None:
+    assert_trained(train_on("tensorflow", tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
+def test_two_epochs_on_jax_without_tensorflow_and_what_it_wrote_loads_on_tensorflow(tmp_path: Path) -> None:
+    report = train_on("jax", tmp_path)
+    assert_trained(report)
+    assert not report["tf_imported"]
+
+    # The JAX run's generator loads here (TensorFlow) and its checkpoint resumes here.
+    import keras
+
+    from fashiongan.fileio import load_keras
+    from fashiongan.params_file import parse_params
+    from fashiongan.paths import GENERATOR_PATH
+    from fashiongan.training import train_gan
+
+    assert keras.backend.backend() == "tensorflow"
+    assert load_keras(tmp_path / GENERATOR_PATH, "generator", "").output.shape[1:] == (28, 28, 1)
+    from fashiongan.data import scale
+    from fashiongan.fetch import sample_folder
+    from fashiongan.idx import read_idx
+
+    x = scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:64])
+    params = parse_params(TINY | {"train": TINY["train"] | {"epochs": 3, "backend": "tensorflow"}})
+    resumed = train_gan(params, x, out_dir=tmp_path)
+    assert resumed.resumed_from == 2 and resumed.epochs_trained == 3
+    assert resumed.history[:2] == report["history"]
+    assert np.isfinite(resumed.history[-1]["d_loss"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_two_epochs_on_torch(tmp_path: Path) -> None:
+    assert_trained(train_on("torch", tmp_path))
+
+
+def test_training_modules_import_without_tensorflow_on_jax() -> None:
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    code = CHILD.split("from fashiongan.keras_backend")[0] + (
+        "import os; os.environ['KERAS_BACKEND'] = 'jax'\n"
+        "import fashiongan.training, fashiongan.models, fashiongan.gan, fashiongan.metrics.inception, "
+        "fashiongan.metrics.evaluator, fashiongan.stages.train\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "jax"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_an_imported_keras_cannot_switch_backend() -> None:
+    import keras
+
+    select_backend(keras.backend.backend())  # the running one: nothing to do
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    with pytest.raises(FashionGanError, match=f"train.backend={other}"):
+        select_backend(other)
