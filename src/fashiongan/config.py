@@ -213,6 +213,8 @@ class SearchParams(_Section):
     )
     workers: int = Field(1, ge=1, le=64, description="worker processes on this machine")
     heartbeat_s: int = Field(60, ge=1, description="Optuna heartbeat; a trial silent for 2x this is retried")
+    confirm_top_k: int = Field(0, ge=0, description="after the search, retrain the k best trials with new seeds (0 = off)")
+    confirm_seeds: int = Field(2, ge=1, description="new training and sampling seeds per confirmed trial")
 
     @model_validator(mode="after")
     def _ranges(self) -> "SearchParams":

@@ -1,6 +1,8 @@
 """After the last trial: the sweep's outputs, the best model re-scored, and the parent run's summary.
 
-Writes ``trials.csv``, ``best.json``, ``report.html`` and the Optuna plots into the sweep's folder,
+Writes ``trials.csv``, ``best.json``, ``report.html`` and the Optuna plots into the sweep's folder
+(with ``search.confirm_top_k`` > 0, after retraining the top trials with new seeds: see
+:mod:`fashiongan.search.confirm`),
 and ``metrics/sweep.json`` (the best trial's scores on the evaluate protocol, for ``promote`` with
 ``registry.candidate: sweep``).
 """
@@ -22,6 +24,7 @@ from fashiongan.paths import (
     SWEEP_PLOTS_DIR_NAME,
     TRIALS_CSV_NAME,
 )
+from fashiongan.search.confirm import confirm_top
 from fashiongan.search.report import best_row, write_plot_pngs, write_report_html, write_trials_csv
 from fashiongan.search.runs import SweepRuns
 from fashiongan.search.storage import redact
@@ -56,6 +59,11 @@ def finish_sweep(
     }
     evaluation: dict[str, Any] | None = None
     if best is not None:
+        confirmation = confirm_top(plan, rows, best)
+        if confirmation is not None:  # the pick is the lowest mean over seeds, not the luckiest single score
+            best = next(r for r in rows if r.number == confirmation["best_trial"] and r.counted)
+            summary["confirmation"] = confirmation
+            summary["confidence"] = confirmation["confidence"]
         summary |= {
             "value": best.value,
             "trial": best.number,
