@@ -100,3 +100,44 @@ def test_confirmation_is_off_by_default(tmp_path: Path) -> None:
                           "tracking": {"enabled": False}})  # fmt: skip
     summary = sweep_stage(params, objective=lucky_objective, out_dir=tmp_path / "sweeps")
     assert "confirmation" not in summary and summary["params"]["model.dropout"] == pytest.approx(0.3)
+
+
+def test_fidelity_ranks_both_budgets_and_measures_the_sweeps_regret() -> None:
+    from fashiongan.search.fidelity import fidelity
+
+    cells = [{"dropout": 0.1, "first_layer_width": 64}, {"dropout": 0.3, "first_layer_width": 64}, {"dropout": 0.5, "first_layer_width": 64}]
+    sweep = np.array([[[10.0, 11.0]], [[20.0, 21.0]], [[30.0, 31.0]]])  # [cell, training seed, sampling seed]
+    final = np.array([[[7.0, 9.0]], [[4.0, 4.0]], [[9.0, 9.0]]])  # the sweep's best (cell 0) is 2nd at the final budget
+    result = fidelity(cells, sweep, final)
+    assert result["sweep_rank"] == [1, 2, 3] and result["final_rank"] == [2, 1, 3]
+    assert result["correlation"]["spearman"]["value"] == pytest.approx(0.5)
+    assert result["regret"] == {"pick": 0, "best": 1, "absolute": pytest.approx(4.0), "percent": pytest.approx(100.0)}
+    assert result["noise"]["final"][0]["sampling_std"] == pytest.approx(math.sqrt(2))
+
+
+@pytest.mark.slow
+def test_two_tiny_configurations_train_at_both_budgets_and_print_a_table(capsys) -> None:
+    """End to end: 2 cells x 1 epoch on 96 images, width 16 and 32, FID on 64 samples with 2 latent seeds."""
+    import sys
+
+    from fashiongan.metrics.evaluator import FashionEvaluator
+    from fashiongan.search.fidelity import Budget, fidelity, score_table
+    from metrics_support import sample_data, sample_real_stats, trained_classifier
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from sweep_fidelity import print_fidelity
+
+    params = parse_params({"model": {"preset": "compact", "latent_dim": 16}, "train": {"batch_size": 32, "jit_compile": False},
+                           "evaluate": {"kid_subsets": 2, "kid_subset_size": 32}, "search": {"n_samples": 64}})  # fmt: skip
+    evaluator = FashionEvaluator(trained_classifier(), sample_real_stats(), params.evaluate)
+    x = sample_data()[0][:192]
+    cells = [{"dropout": 0.1, "first_layer_width": 16}, {"dropout": 0.3, "first_layer_width": 32}]
+    budgets = {"sweep": Budget("sweep", 1, 96), "final": Budget("final", 1, None)}
+    tables = {name: score_table(params, x, evaluator, cells, b, [1], [5, 6]) for name, b in budgets.items()}
+    assert tables["sweep"].shape == (2, 1, 2) and np.isfinite(tables["sweep"]).all() and np.isfinite(tables["final"]).all()
+    assert tables["sweep"][0, 0, 0] != tables["sweep"][0, 0, 1]  # two latent seeds, two samplings
+    result = fidelity(cells, tables["sweep"], tables["final"])
+    print_fidelity(result, budgets)
+    printed = capsys.readouterr().out
+    assert "| d=0.1 w=16 |" in printed and "| d=0.3 w=32 |" in printed and "regret:" in printed
+    assert printed.count("\n|") >= 3  # header, rule, two cells
