@@ -7,9 +7,12 @@ The benchmarks never touch the project's outputs: each builds a workspace in a t
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -80,7 +83,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images per FID")
     parser.add_argument("--classifier-epochs", type=int, default=8, help="epochs of the scoring classifier")
-    parser.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON here")
+    parser.add_argument("--json", type=lambda p: Path(p).resolve(), default=None, help="also write the numbers as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace (sweeps/*/report.html)")
 
 
 def base_params(args: argparse.Namespace, **search: Any) -> dict[str, Any]:
@@ -133,3 +137,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print("|" + "---|" * len(headers))
     for row in rows:
         print("| " + " | ".join(str(v) for v in row) + " |")
+
+
+def finish(args: argparse.Namespace, root: Path, started: float, payload: dict[str, Any]) -> None:
+    """The run's wall time and load, the workspace kept (``--keep``) or removed, the JSON (``--json``) written."""
+    print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f})")
+    if args.keep:
+        print(f"workspace kept: {root}")
+    else:
+        shutil.rmtree(root)
+    if args.json:
+        args.json.write_text(json.dumps({**payload, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2, default=str))

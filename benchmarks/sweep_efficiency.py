@@ -24,9 +24,7 @@ Run: ``python benchmarks/sweep_efficiency.py [--data DIR|sample] [--seeds 1,2,3]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -36,7 +34,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _common import add_common_flags, base_params, cell_name, check_data, number_list, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+from _common import add_common_flags, base_params, cell_name, check_data, finish, number_list, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
 
 from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.search.fidelity import Budget, score_table  # noqa: E402
@@ -73,13 +71,11 @@ def main() -> None:
     parser.add_argument("--pruner", default="median", choices=("median", "hyperband"))
     parser.add_argument("--seeds", default="1,2,3", help="sweep and training seeds (>= 3 for a verdict)")
     parser.add_argument("--sampling-seeds", default="1234", help="latent seeds each final generator is scored with")
-    parser.add_argument("--keep", action="store_true", help="keep the workspace (sweeps/*/report.html)")
     args = parser.parse_args()
     args.data = check_data(args.data)
     seeds, sampling_seeds = number_list(args.seeds, "--seeds"), number_list(args.sampling_seeds, "--sampling-seeds")
     if len(seeds) < 3:
         print(f"warning: {len(seeds)} seed(s): the noise floor and the verdict need --seeds with at least 3", file=sys.stderr)
-    out = args.json.resolve() if args.json else None
 
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="fashiongan-sweep-bench-"))
@@ -124,15 +120,8 @@ def main() -> None:
     print(f"\nsweep budget {args.epochs} epochs on {args.max_images} images; final budget {final.epochs} epochs on "
           f"{final.max_images or 'all'} images; FID on {args.n_samples} samples; regret = pick's final FID - best cell's mean final FID")  # fmt: skip
     print_table(["seed", "grid pick", "grid regret", "optuna pick", "optuna regret", "optuna - grid", "noise floor", "epochs optuna/grid"], rows)
-    print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f})")
-    if args.keep:
-        print(f"reports: {root / 'sweeps'}")
-    else:
-        shutil.rmtree(root)
-    if out:
-        out.write_text(json.dumps({"best_cell": best_name, "best_mean": best_mean, "noise_floor": vars(floor), "per_seed": per_seed,
-                                   "cells": {k: v.tolist() for k, v in cell_tables.items()},
-                                   "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))  # fmt: skip
+    finish(args, root, started, {"best_cell": best_name, "best_mean": best_mean, "noise_floor": vars(floor),
+                                 "per_seed": per_seed, "cells": {k: v.tolist() for k, v in cell_tables.items()}})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ Run: ``python benchmarks/sweep_fidelity.py [--data DIR|sample] [--cells 0.1x64,0
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _common import add_common_flags, base_params, cell_name, check_data, fail, number_list, parse_cells, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+from _common import add_common_flags, base_params, cell_name, check_data, fail, finish, number_list, parse_cells, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
 
 from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.search.fidelity import Budget, fidelity, score_table  # noqa: E402
@@ -67,14 +65,12 @@ def main() -> None:
     parser.add_argument("--final-max-images", type=int, default=0, help="the final budget: images (0 = all)")
     parser.add_argument("--train-seeds", default="42", help="training seeds, e.g. 1,2,3")
     parser.add_argument("--sampling-seeds", default="1234", help="latent seeds each generator is scored with")
-    parser.add_argument("--keep", action="store_true", help="keep the workspace")
     args = parser.parse_args()
     args.data = check_data(args.data)
     cells = parse_cells(args.cells)
     train_seeds, sampling_seeds = number_list(args.train_seeds, "--train-seeds"), number_list(args.sampling_seeds, "--sampling-seeds")
     if min(args.sweep_epochs, args.final_epochs, args.sweep_max_images) < 1 or args.final_max_images < 0:
         fail("budgets must be >= 1 epoch and >= 1 image (--final-max-images 0 means all)")
-    out = args.json.resolve() if args.json else None
 
     started = time.perf_counter()
     params = parse_params(base_params(args, epochs=args.sweep_epochs, max_images=args.sweep_max_images))
@@ -94,15 +90,8 @@ def main() -> None:
     result = fidelity(cells, tables["sweep"], tables["final"])
     print()
     print_fidelity(result, budgets)
-    print(f"total {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f})")
-    if args.keep:
-        print(f"workspace kept: {root}")
-    else:
-        shutil.rmtree(root)
-    if out:
-        payload = {**result, "tables": {k: v.tolist() for k, v in tables.items()}, "budgets": {k: vars(v) for k, v in budgets.items()},
-                   "args": {k: str(v) for k, v in vars(args).items()}}  # fmt: skip
-        out.write_text(json.dumps(payload, indent=2))
+    finish(args, root, started, {**result, "tables": {k: v.tolist() for k, v in tables.items()},
+                                 "budgets": {k: vars(v) for k, v in budgets.items()}})  # fmt: skip
 
 
 if __name__ == "__main__":
