@@ -14,7 +14,7 @@ Training is :func:`fashiongan.training.train_gan` and scoring the sweep's object
 :mod:`fashiongan.search.fidelity`. The workspace is temporary (see ``_common.py``).
 
 Run: ``python benchmarks/sweep_fidelity.py [--data DIR|sample] [--cells 0.1x64,0.3x128]
-[--sweep-epochs 5 --sweep-max-images 2000] [--final-epochs 20 --final-max-images 0]
+[--sweep-epochs 2 --sweep-max-images 2000] [--final-epochs 20 --final-max-images 0]
 [--train-seeds 1,2] [--sampling-seeds 1234,1235] [--preset tutorial] [--json out.json]``
 """
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _common import add_common_flags, base_params, cell_name, check_data, fail, finish, number_list, parse_cells, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+from _common import ROOT, add_common_flags, base_params, cell_name, check_data, fail, finish, number_list, parse_cells, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
 
-from fashiongan.params_file import parse_params  # noqa: E402
+from fashiongan.params_file import load_params, parse_params  # noqa: E402
 from fashiongan.search.fidelity import Budget, fidelity, score_table  # noqa: E402
 
 
@@ -59,9 +59,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_flags(parser)
     parser.add_argument("--cells", default=None, help="DROPOUTxWIDTH,... (default: the 9 grid cells)")
-    parser.add_argument("--sweep-epochs", type=int, default=2, help="the sweep's budget: epochs (search.epochs)")
-    parser.add_argument("--sweep-max-images", type=int, default=2000, help="the sweep's budget: images (search.max_images)")
-    parser.add_argument("--final-epochs", type=int, default=20, help="the final budget: epochs (train.epochs)")
+    project = load_params(ROOT / "params.yaml")  # default budgets: the project's own
+    parser.add_argument("--sweep-epochs", type=int, default=project.search.epochs, help="the sweep's budget: epochs (default search.epochs)")
+    parser.add_argument("--sweep-max-images", type=int, default=project.search.max_images or 0,
+                        help="the sweep's budget: images (default search.max_images; 0 = all)")
+    parser.add_argument("--final-epochs", type=int, default=project.train.epochs, help="the final budget: epochs (default train.epochs)")
     parser.add_argument("--final-max-images", type=int, default=0, help="the final budget: images (0 = all)")
     parser.add_argument("--train-seeds", default="42", help="training seeds, e.g. 1,2,3")
     parser.add_argument("--sampling-seeds", default="1234", help="latent seeds each generator is scored with")
@@ -69,11 +71,11 @@ def main() -> None:
     args.data = check_data(args.data)
     cells = parse_cells(args.cells)
     train_seeds, sampling_seeds = number_list(args.train_seeds, "--train-seeds"), number_list(args.sampling_seeds, "--sampling-seeds")
-    if min(args.sweep_epochs, args.final_epochs, args.sweep_max_images) < 1 or args.final_max_images < 0:
-        fail("budgets must be >= 1 epoch and >= 1 image (--final-max-images 0 means all)")
+    if min(args.sweep_epochs, args.final_epochs) < 1 or min(args.sweep_max_images, args.final_max_images) < 0:
+        fail("budgets need >= 1 epoch and >= 0 images (0 means all): fix --*-epochs / --*-max-images")
 
     started = time.perf_counter()
-    params = parse_params(base_params(args, epochs=args.sweep_epochs, max_images=args.sweep_max_images))
+    params = parse_params(base_params(args, epochs=args.sweep_epochs, max_images=args.sweep_max_images or None))
     params = params.model_copy(update={"train": params.train.model_copy(update={"epochs": args.final_epochs})})
     budgets = {"sweep": Budget.sweep(params), "final": Budget("final", args.final_epochs, args.final_max_images or None)}
     root = Path(tempfile.mkdtemp(prefix="fashiongan-fidelity-"))
