@@ -90,7 +90,8 @@ def finish_sweep(
     tracker.finish(
         plan.parent_run_id,
         {"sweep.best_trial": best.number if best else "none", "sweep.study": plan.study_name},
-        {f"best_{metric}": best.value if best else None, **{f"n_{k}": v for k, v in counts.items()}, "epochs_total": summary["epochs_total"]},
+        {f"best_{metric}": best.value if best else None, **{f"n_{k}": v for k, v in counts.items()}, "epochs_total": summary["epochs_total"],
+         "confirm_p_value": summary.get("confidence", {}).get("p_value")},  # fmt: skip
         tracker.protocol(),
     )
     tracker.log_files(plan.parent_run_id, [out / REPORT_HTML_NAME, out / TRIALS_CSV_NAME, out / BEST_JSON_NAME, *plots])
