@@ -26,6 +26,13 @@ SHARED_SUBSET = ROOT.parent / "shared" / "data" / "fashion-mnist-subset"
 GRID_CELLS = [{"dropout": d, "first_layer_width": w} for d in (0.1, 0.3, 0.5) for w in (64, 128, 256)]
 
 
+def project_params() -> Any:
+    """The project's params.yaml: the benchmarks' default budgets are the project's own."""
+    from fashiongan.params_file import load_params
+
+    return load_params(ROOT / "params.yaml")
+
+
 def fail(message: str) -> NoReturn:
     """Bad input: one line naming the problem and the fix, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
@@ -81,6 +88,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=default_data(), help="mirror folder or 'sample' (default: the shared subset if present)")
     parser.add_argument("--preset", default="tutorial", choices=("compact", "tutorial", "modern"))
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps-per-epoch", type=int, default=project_params().train.steps_per_epoch or 0,
+                        help="generator steps per epoch (default params.yaml's train.steps_per_epoch; 0 = one pass over the images)")
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images per FID")
     parser.add_argument("--classifier-epochs", type=int, default=8, help="epochs of the scoring classifier")
     parser.add_argument("--json", type=lambda p: Path(p).resolve(), default=None, help="also write the numbers as JSON here")
@@ -92,7 +101,7 @@ def base_params(args: argparse.Namespace, **search: Any) -> dict[str, Any]:
     return {
         "data": {"source": args.data},
         "model": {"preset": args.preset},
-        "train": {"batch_size": args.batch_size, "jit_compile": False, "checkpoint_every": 1000},
+        "train": {"batch_size": args.batch_size, "steps_per_epoch": args.steps_per_epoch or None, "jit_compile": False, "checkpoint_every": 1000},
         "evaluate": {"classifier": {"epochs": args.classifier_epochs}},
         "search": {"n_samples": args.n_samples, "report_every": 1, **search},
         "tracking": {"enabled": False},
@@ -148,3 +157,8 @@ def finish(args: argparse.Namespace, root: Path, started: float, payload: dict[s
         shutil.rmtree(root)
     if args.json:
         args.json.write_text(json.dumps({**payload, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2, default=str))
+
+
+def epoch_words(args: argparse.Namespace) -> str:
+    """How long an epoch is: ``50 steps`` or ``one pass over the images``."""
+    return f"{args.steps_per_epoch} steps of batch {args.batch_size}" if args.steps_per_epoch else f"one pass over the images, batch {args.batch_size}"

@@ -34,7 +34,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _common import add_common_flags, base_params, cell_name, check_data, finish, number_list, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+from _common import add_common_flags, base_params, cell_name, check_data, epoch_words, finish, number_list, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
 
 from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.search.fidelity import Budget, score_table  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
     rows.append(["mean ± sd", "", mean_sd([r["grid"]["regret"] for r in per_seed]), "",
                  mean_sd([r["optuna"]["regret"] for r in per_seed]), mean_sd(diffs), noise, ""])  # fmt: skip
     print(f"\nsweep budget {args.epochs} epochs on {args.max_images} images; final budget {final.epochs} epochs on "
-          f"{final.max_images or 'all'} images; FID on {args.n_samples} samples; regret = pick's final FID - best cell's mean final FID")  # fmt: skip
+          f"{final.max_images or 'all'} images; epoch = {epoch_words(args)}; FID on {args.n_samples} samples; regret = pick's final FID - best cell's mean final FID")  # fmt: skip
     print_table(["seed", "grid pick", "grid regret", "optuna pick", "optuna regret", "optuna - grid", "noise floor", "epochs optuna/grid"], rows)
     finish(args, root, started, {"best_cell": best_name, "best_mean": best_mean, "noise_floor": vars(floor),
                                  "per_seed": per_seed, "cells": {k: v.tolist() for k, v in cell_tables.items()}})  # fmt: skip

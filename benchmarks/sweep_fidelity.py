@@ -29,9 +29,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from _common import ROOT, add_common_flags, base_params, cell_name, check_data, fail, finish, number_list, parse_cells, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+from _common import add_common_flags, base_params, cell_name, check_data, epoch_words, fail, finish, number_list, parse_cells, pm, prepare_workspace, print_table, project_params, workspace_inputs  # noqa: E402
 
-from fashiongan.params_file import load_params, parse_params  # noqa: E402
+from fashiongan.params_file import parse_params  # noqa: E402
 from fashiongan.search.fidelity import Budget, fidelity, score_table  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_flags(parser)
     parser.add_argument("--cells", default=None, help="DROPOUTxWIDTH,... (default: the 9 grid cells)")
-    project = load_params(ROOT / "params.yaml")  # default budgets: the project's own
+    project = project_params()  # default budgets: the project's own
     parser.add_argument("--sweep-epochs", type=int, default=project.search.epochs, help="the sweep's budget: epochs (default search.epochs)")
     parser.add_argument("--sweep-max-images", type=int, default=project.search.max_images or 0,
                         help="the sweep's budget: images (default search.max_images; 0 = all)")
@@ -82,7 +82,7 @@ def main() -> None:
     prepare_workspace(root, params)
     x, evaluator = workspace_inputs(params)
     print(f"{len(cells)} cells x {len(train_seeds)} training seeds x {len(sampling_seeds)} sampling seeds; "
-          f"{len(x)} training images, FID on {args.n_samples} samples, preset {args.preset}, batch {args.batch_size}")  # fmt: skip
+          f"{len(x)} training images, FID on {args.n_samples} samples, preset {args.preset}, epoch = {epoch_words(args)}")  # fmt: skip
     tables = {}
     for name, budget in budgets.items():
         def progress(i: int, scores, name: str = name) -> None:
