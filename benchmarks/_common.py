@@ -136,8 +136,8 @@ def cell_name(cell: dict[str, Any]) -> str:
 
 
 def pm(mean: float, std: float) -> str:
-    """``12.3 ± 0.4`` (``± ?`` when the spread is unknown)."""
-    return f"{mean:.1f} ± {'?' if std is None or math.isnan(std) else f'{std:.1f}'}"
+    """``12.34 ± 0.41`` (``± ?`` when the spread is unknown): two decimals, since regrets can be small."""
+    return f"{mean:.2f} ± {'?' if std is None or math.isnan(std) else f'{std:.2f}'}"
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
