@@ -1,171 +1,127 @@
-"""Grid versus Optuna-with-pruning on one fixed budget: best FID, epochs trained, memory per trial.
+"""Grid versus Optuna-with-pruning, judged where it matters: the final-budget FID of each sweep's pick.
 
-Both sweeps train on the same images for the same epochs per trial and are scored on the same
-protocol (search.n_samples generated images, evaluate.seed); only the backend differs. The grid is
-the tutorial's hand-tuning (dropout {0.1, 0.3, 0.5} x width {64, 128, 256}); the Optuna sweep
-samples the same box (dropout 0.1-0.5, width 64-256 on a log scale) with TPE and prunes on the
-intermediate FID.
+For each seed s (``--seeds``, at least 3 for a verdict) both sweeps run at the sweep's budget
+(``--epochs`` on ``--max-images``; sampler seed and trial training seed s): the grid over
+``--grid-dropout`` x ``--grid-width`` (the tutorial's hand-tuning), Optuna with TPE and pruning on
+the same box (dropout and log width between the grid's extremes). Each pick is then retrained to the
+final budget (``--final-epochs`` on every image, training seed s) and scored with fid_fashion on
+``--n-samples`` images per sampling seed. Every grid cell is also trained to the final budget with
+every seed; the best cell (lowest mean) is the reference.
 
-Targets: Optuna's best FID within 5 % of the grid's, with at most 40 % of the grid's epochs; and,
-with every trial in one process, peak RSS after the last trial at most 1.2x the peak after the first.
-The first trial is the grid's smallest model (width 64): RSS steps up once at the first width-256
-trial and once between the two sweeps (the grid's report and re-score), so the RSS after every
-trial is printed too; a leak shows as a climb within a sweep (~30 MiB per trial before
-:func:`fashiongan.search.objective.run_objective` released each trial's TensorFlow graphs).
+Printed per seed and as mean ± std over seeds: each pick's regret (its final FID minus the best
+cell's mean final FID), Optuna's minus the grid's, and beside every difference the noise floor:
+the std of the best cell's final FID over training seeds (a difference below it is not a finding).
+Also each sweep's epochs (Optuna's pruning saving).
 
-Pruning can save at most the epochs after the first report of each pruned trial, so the epoch
-target needs at least 3 epochs per trial (5 Optuna trials, 2 never pruned: >= 9 of the grid's 27).
+Training and scoring go through :mod:`fashiongan.search.fidelity` and the sweep stage itself; the
+workspace is temporary (see ``_common.py``).
 
-It builds a throwaway workspace (fetch, preprocess, train_classifier on --data) so it never touches
-the project's outputs. The defaults took 9.5 minutes on 2 CPU cores shared with other jobs (load
-3-4); the grid is 80 % of that. Scale up with flags.
-
-Run: ``python benchmarks/sweep_efficiency.py [--data sample|PATH] [--max-images 800] [--epochs 3]
-[--n-samples 300] [--optuna-trials 5] [--pruner median|hyperband] [--preset compact]``; scale up with
-e.g. ``--data ../shared/data/fashion-mnist-subset --max-images 6000 --epochs 5 --n-samples 1000``.
+Run: ``python benchmarks/sweep_efficiency.py [--data DIR|sample] [--seeds 1,2,3] [--epochs 3
+--max-images 2000] [--final-epochs 20] [--optuna-trials 5] [--pruner median|hyperband]
+[--preset tutorial] [--json out.json]``
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import shutil
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from _common import add_common_flags, base_params, cell_name, check_data, epoch_words, finish, number_list, pm, prepare_workspace, print_table, workspace_inputs  # noqa: E402
+
 from fashiongan.params_file import parse_params  # noqa: E402
+from fashiongan.search.fidelity import Budget, score_table  # noqa: E402
 from fashiongan.search.gan_objective import GanObjective  # noqa: E402
-from fashiongan.search.types import TrialContext, TrialOutcome  # noqa: E402
+from fashiongan.search.stats import noise_floor  # noqa: E402
 from fashiongan.stages.sweep import sweep_stage  # noqa: E402
 
 
-def rss_mib() -> tuple[float, float]:
-    """(current, peak) resident memory of this process in MiB."""
-    current = 0.0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            current = int(line.split()[1]) / 1024
-    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_per_trial(memory: list[tuple[str, int, float, float]]) -> str:
-    """One line: the RSS after each trial, per sweep, in MiB."""
-    labels = dict.fromkeys(label for label, *_ in memory)
-    parts = [f"{label} " + " ".join(f"{rss:.0f}" for lab, _, rss, _ in memory if lab == label) for label in labels]
-    return "RSS after each trial (MiB): " + " | ".join(parts)
-
-
-class MeasuredObjective(GanObjective):
-    """The GAN objective, recording memory after each trial (trials run in this process)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.memory: list[tuple[str, int, float, float]] = []
-        self.label = ""
-
-    def __call__(self, ctx: TrialContext) -> TrialOutcome:
-        outcome = super().__call__(ctx)
-        self.memory.append((self.label, ctx.number, *rss_mib()))
-        return outcome
-
-
-def prepare_workspace(root: Path, data: str) -> None:
-    """fetch -> preprocess -> train_classifier into ``root`` (the benchmark's working directory)."""
-    from fashiongan.data import preprocess
-    from fashiongan.fetch import fetch
-    from fashiongan.stages.train_classifier import train_classifier_stage
-
-    params = parse_params({"data": {"source": data}, "evaluate": {"classifier": {"epochs": 3}}})
-    os.chdir(root)
-    fetch(params.data)
-    preprocess(params.data)
-    summary = train_classifier_stage(params)
-    print(f"workspace {root}: classifier test accuracy {summary['test_accuracy']:.3f} on {summary['n_test']} images")
+def run_sweeps(args: argparse.Namespace, root: Path, seed: int) -> dict[str, dict[str, Any]]:
+    """The grid and the Optuna sweep at the sweep's budget with seed ``seed``: each one's pick and epochs."""
+    dropouts, widths = number_list(args.grid_dropout, "--grid-dropout", float), number_list(args.grid_width, "--grid-width")
+    box = {"dropout_low": min(dropouts), "dropout_high": max(dropouts), "width_low": min(widths), "width_high": max(widths),
+           "grid_dropout": dropouts, "grid_width": widths}  # fmt: skip
+    out = {}
+    for label, search in (("grid", {"backend": "grid"}), ("optuna", {"backend": "optuna", "n_trials": args.optuna_trials, "pruner": args.pruner})):
+        raw = base_params(args, epochs=args.epochs, max_images=args.max_images, seed=seed, **box, **search)
+        params = parse_params({**raw, "train": {**raw["train"], "seed": seed}})
+        summary = sweep_stage(params, objective=GanObjective(), out_dir=root / "sweeps" / f"{label}-{seed}", metrics_path=root / f"{label}-{seed}.json")
+        cell = {"dropout": summary["params"]["model.dropout"], "first_layer_width": summary["params"]["model.first_layer_width"]}
+        out[label] = {"cell": cell, "sweep_fid": summary["value"], "epochs": summary["epochs_total"], "pruned": summary["n_pruned"]}
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="sample", help="data.source for the workspace (sample or a mirror folder)")
-    parser.add_argument("--max-images", type=int, default=800, help="training images per trial")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (both sweeps)")
-    parser.add_argument("--n-samples", type=int, default=300, help="generated images per FID")
+    add_common_flags(parser)
+    parser.add_argument("--max-images", type=int, default=2000, help="the sweep's budget: training images per trial")
+    parser.add_argument("--epochs", type=int, default=3, help="the sweep's budget: epochs per trial (both sweeps)")
+    parser.add_argument("--final-epochs", type=int, default=20, help="the final budget: epochs on every image")
+    parser.add_argument("--final-max-images", type=int, default=0, help="the final budget: images (0 = all)")
+    parser.add_argument("--grid-dropout", default="0.1,0.3,0.5")
+    parser.add_argument("--grid-width", default="64,128,256")
     parser.add_argument("--optuna-trials", type=int, default=5, help="Optuna study size")
     parser.add_argument("--pruner", default="median", choices=("median", "hyperband"))
-    parser.add_argument("--preset", default="compact", choices=("compact", "tutorial"))
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=7, help="TPE sampler seed")
-    parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
-    parser.add_argument("--keep", action="store_true", help="keep the workspace (sweeps/*/report.html) instead of deleting it")
+    parser.add_argument("--seeds", default="1,2,3", help="sweep and training seeds (>= 3 for a verdict)")
+    parser.add_argument("--sampling-seeds", default="1234", help="latent seeds each final generator is scored with")
     args = parser.parse_args()
-    out = args.out.resolve() if args.out else None
+    args.data = check_data(args.data)
+    seeds, sampling_seeds = number_list(args.seeds, "--seeds"), number_list(args.sampling_seeds, "--sampling-seeds")
+    if len(seeds) < 3:
+        print(f"warning: {len(seeds)} seed(s): the noise floor and the verdict need --seeds with at least 3", file=sys.stderr)
 
-    started_all = time.perf_counter()
-    load_before = os.getloadavg()
+    started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="fashiongan-sweep-bench-"))
-    prepare_workspace(root, args.data)
-    common = {
-        "data": {"source": args.data},
-        "model": {"preset": args.preset},
-        "train": {"batch_size": args.batch_size, "jit_compile": False, "checkpoint_every": 1000},
-        "search": {
-            "epochs": args.epochs,
-            "max_images": args.max_images,
-            "n_samples": args.n_samples,
-            "report_every": 1,
-            "seed": args.seed,
-            "dropout_low": 0.1,
-            "dropout_high": 0.5,
-            "width_low": 64,
-            "width_high": 256,
-            "pruner": args.pruner,
-        },
-        "tracking": {"enabled": False},
-    }
-    objective = MeasuredObjective()
-    results = {}
-    for label, search in (("grid", {"backend": "grid"}), ("optuna", {"backend": "optuna", "n_trials": args.optuna_trials})):
-        params = parse_params({**common, "search": {**common["search"], **search}})
-        objective.label = label
-        started = time.perf_counter()
-        summary = sweep_stage(params, objective=objective, out_dir=root / "sweeps" / label, metrics_path=root / f"{label}.json")
-        results[label] = {
-            "best_fid": summary["value"],
-            "best_params": summary["params"],
-            "epochs": summary["epochs_total"],
-            "trials": summary["n_trials"],
-            "pruned": summary["n_pruned"],
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+    params = parse_params(base_params(args, epochs=args.epochs, max_images=args.max_images))
+    prepare_workspace(root, params)
+    x, evaluator = workspace_inputs(params)
+    final = Budget("final", args.final_epochs, args.final_max_images or None)
+    cells = [{"dropout": d, "first_layer_width": w} for d in number_list(args.grid_dropout, "--grid-dropout", float) for w in number_list(args.grid_width, "--grid-width")]
 
-    grid, opt = results["grid"], results["optuna"]
-    fid_ratio = opt["best_fid"] / grid["best_fid"]
-    epoch_ratio = opt["epochs"] / grid["epochs"]
-    first, last = objective.memory[0], objective.memory[-1]
-    print(f"\nsame budget per trial: {args.epochs} epochs on {args.max_images} images, FID on {args.n_samples} samples, preset {args.preset}")
-    for label, r in results.items():
-        print(f"{label:7s} best fid_fashion {r['best_fid']:.3f} at {r['best_params']}  epochs {r['epochs']} "
-              f"({r['trials']} trials, {r['pruned']} pruned)  {r['seconds']:.0f} s")  # fmt: skip
-    print(f"optuna/grid best FID ratio {fid_ratio:.3f} (target <= 1.05): {'met' if fid_ratio <= 1.05 else 'missed'}")
-    print(f"optuna/grid epochs ratio   {epoch_ratio:.3f} (target <= 0.40): {'met' if epoch_ratio <= 0.40 else 'missed'}")
-    print(f"RSS after first trial {first[2]:.0f} MiB (peak {first[3]:.0f}), after last trial {last[2]:.0f} MiB "
-          f"(peak {last[3]:.0f}); peak ratio {last[3] / first[3]:.3f} (target <= 1.2)")  # fmt: skip
-    print(rss_per_trial(objective.memory))
-    load_after = os.getloadavg()
-    print(f"total {time.perf_counter() - started_all:.0f} s on {os.cpu_count()} CPUs; load average (1/5/15 min) "
-          f"{' '.join(f'{x:.1f}' for x in load_before)} at start, {' '.join(f'{x:.1f}' for x in load_after)} at end")  # fmt: skip
-    if args.keep:
-        print(f"reports: {root / 'sweeps' / 'grid' / 'report.html'} and {root / 'sweeps' / 'optuna' / 'report.html'}")
-    else:
-        shutil.rmtree(root)
-    if out:
-        out.write_text(json.dumps({"results": results, "fid_ratio": fid_ratio, "epoch_ratio": epoch_ratio,
-                                   "memory": objective.memory, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))  # fmt: skip
+    def final_fid(cell: dict[str, Any], seeds_: list[int]) -> Any:
+        return score_table(params, x, evaluator, [cell], final, seeds_, sampling_seeds)[0]
+
+    cell_tables = {cell_name(c): final_fid(c, seeds) for c in cells}  # [training seed, sampling seed] per cell
+    best_name = min(cell_tables, key=lambda k: cell_tables[k].mean())
+    best_mean, floor = float(cell_tables[best_name].mean()), noise_floor(cell_tables[best_name])
+    print(f"best cell at the final budget: {best_name} {pm(best_mean, floor.total_std)} "
+          f"(training seeds ± {floor.training_std:.2f}, sampling seeds ± {floor.sampling_std:.2f})")  # fmt: skip
+
+    per_seed = []
+    for j, seed in enumerate(seeds):
+        picks = run_sweeps(args, root, seed)
+        for label, pick in picks.items():
+            name = cell_name(pick["cell"])
+            fids = cell_tables[name][j] if name in cell_tables else final_fid(pick["cell"], [seed])[0]
+            pick["final_fid"] = float(fids.mean())
+            pick["regret"] = pick["final_fid"] - best_mean
+        per_seed.append({"seed": seed, **picks})
+        print(f"  seed {seed}: grid picks {cell_name(picks['grid']['cell'])}, optuna {cell_name(picks['optuna']['cell'])} "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
+
+    noise = f"± {floor.total_std:.2f}"
+    rows = [[r["seed"], cell_name(r["grid"]["cell"]), f"{r['grid']['regret']:+.2f}", cell_name(r["optuna"]["cell"]),
+             f"{r['optuna']['regret']:+.2f}", f"{r['optuna']['regret'] - r['grid']['regret']:+.2f}", noise,
+             f"{r['optuna']['epochs']}/{r['grid']['epochs']}"] for r in per_seed]  # fmt: skip
+    diffs = [r["optuna"]["regret"] - r["grid"]["regret"] for r in per_seed]
+
+    def mean_sd(values: list[float]) -> str:
+        return pm(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else float("nan"))
+
+    rows.append(["mean ± sd", "", mean_sd([r["grid"]["regret"] for r in per_seed]), "",
+                 mean_sd([r["optuna"]["regret"] for r in per_seed]), mean_sd(diffs), noise, ""])  # fmt: skip
+    print(f"\nsweep budget {args.epochs} epochs on {args.max_images} images; final budget {final.epochs} epochs on "
+          f"{final.max_images or 'all'} images; epoch = {epoch_words(args)}; FID on {args.n_samples} samples; regret = pick's final FID - best cell's mean final FID")  # fmt: skip
+    print_table(["seed", "grid pick", "grid regret", "optuna pick", "optuna regret", "optuna - grid", "noise floor", "epochs optuna/grid"], rows)
+    finish(args, root, started, {"best_cell": best_name, "best_mean": best_mean, "noise_floor": vars(floor),
+                                 "per_seed": per_seed, "cells": {k: v.tolist() for k, v in cell_tables.items()}})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -224,6 +224,8 @@ class SearchParams(_Section):
     trial_timeout_s: int | None = Field(
         None, ge=1, description="a trial running longer ends FAILED with the reason and its heartbeat stops; null = no limit"
     )
+    confirm_top_k: int = Field(0, ge=0, description="after the search, retrain the k best trials with new seeds (0 = off)")
+    confirm_seeds: int = Field(2, ge=1, description="new training and sampling seeds per confirmed trial")
 
     @model_validator(mode="after")
     def _ranges(self) -> "SearchParams":

@@ -11,6 +11,8 @@ images by eye; here a sweep does it against one objective (``search.metric``, mi
 - ``runs``: the sweep's MLflow runs (a parent per study, a child per trial).
 - ``optuna_backend`` and ``keras_tuner_backend``: the two ways to run a study.
 - ``report`` (trials.csv, plots, report.html) and ``finish`` (everything written after the last trial).
+- ``stats`` (noise floor, ties with the best, rank agreement, regret), ``confirm`` (the top trials
+  retrained with new seeds) and ``fidelity`` (configurations trained at the sweep's and the final budget).
 
 The stage that strings them together is :mod:`fashiongan.stages.sweep`.
 

@@ -1,6 +1,8 @@
 """After the last trial: the sweep's outputs, the best model re-scored, and the parent run's summary.
 
-Writes ``trials.csv``, ``best.json``, ``report.html`` and the Optuna plots into the sweep's folder,
+Writes ``trials.csv``, ``best.json``, ``report.html`` and the Optuna plots into the sweep's folder
+(with ``search.confirm_top_k`` > 0, after retraining the top trials with new seeds: see
+:mod:`fashiongan.search.confirm`),
 and ``metrics/sweep.json`` (the best trial's scores on the evaluate protocol, for ``promote`` with
 ``registry.candidate: sweep``).
 """
@@ -22,6 +24,7 @@ from fashiongan.paths import (
     SWEEP_PLOTS_DIR_NAME,
     TRIALS_CSV_NAME,
 )
+from fashiongan.search.confirm import confirm_top
 from fashiongan.search.report import best_row, write_plot_pngs, write_report_html, write_trials_csv
 from fashiongan.search.runs import SweepRuns
 from fashiongan.search.storage import redact
@@ -59,6 +62,11 @@ def finish_sweep(
     if best is not None and best.model_path:  # the best trial may have run on another machine
         best.model_path = str(tracker.trial_model(best.run_id, best.model_path, plan.trial_dir(best.number) / "models"))
     if best is not None:
+        confirmation = confirm_top(plan, rows, best)
+        if confirmation is not None:  # the pick is the lowest mean over seeds, not the luckiest single score
+            best = next(r for r in rows if r.number == confirmation["best_trial"] and r.counted)
+            summary["confirmation"] = confirmation
+            summary["confidence"] = confirmation["confidence"]
         summary |= {
             "value": best.value,
             "trial": best.number,
@@ -88,7 +96,8 @@ def finish_sweep(
     tracker.finish(
         plan.parent_run_id,
         {"sweep.best_trial": best.number if best else "none", "sweep.study": plan.study_name},
-        {f"best_{metric}": best.value if best else None, **{f"n_{k}": v for k, v in counts.items()}, "epochs_total": summary["epochs_total"]},
+        {f"best_{metric}": best.value if best else None, **{f"n_{k}": v for k, v in counts.items()}, "epochs_total": summary["epochs_total"],
+         "confirm_p_value": summary.get("confidence", {}).get("p_value")},  # fmt: skip
         tracker.protocol(),
     )
     tracker.log_files(plan.parent_run_id, [out / REPORT_HTML_NAME, out / TRIALS_CSV_NAME, out / BEST_JSON_NAME, *plots])

@@ -63,7 +63,8 @@ TRAIN_KEYS_NOT_IN_TRIALS = {"epochs", "hparams", "checkpoint_every", "eval_every
 def fingerprint(params: Params, objective: Objective) -> dict[str, Any]:
     """What a trial's result depends on, apart from the two searched values and the study size."""
     search = params.search.model_dump(
-        mode="json", exclude={"n_trials", "storage", "study_name", "workers", "heartbeat_s", "trial_timeout_s"}
+        mode="json",
+        exclude={"n_trials", "storage", "study_name", "workers", "heartbeat_s", "trial_timeout_s", "confirm_top_k", "confirm_seeds"},
     )
     if params.search.backend != "grid":
         search.pop("grid_dropout"), search.pop("grid_width")
