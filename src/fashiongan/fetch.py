@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -117,6 +118,9 @@ def download(url: str, dst: Path, md5: str, timeout: float, on_chunk=None) -> No
                     advance(len(chunk))
                     if on_chunk:
                         on_chunk(len(chunk))
+        received = os.path.getsize(tmp)
+        if total and received < int(total):  # urllib returns a short body at a closed connection: retried as cut
+            raise http.client.IncompleteRead(b"", int(total) - received)
         if digest.hexdigest() != md5:
             raise FashionGanError(
                 f"{url}: md5 {digest.hexdigest()} does not match the official {md5}; the download is corrupt or "

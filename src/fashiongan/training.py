@@ -98,7 +98,8 @@ class _Recorder(keras.callbacks.Callback):
     With an output folder the history CSV and ``metrics/train.json`` are rewritten (atomically) at
     every epoch, so ``dvc plots show`` and ``dvc exp show`` show a run while it trains. A plain CSV
     written here, not DVCLive: the curves need nothing DVCLive adds, and one more dependency costs
-    every install; the final summary replaces the live ``train.json`` when training ends.
+    every install. ``metrics/train.json`` is written only when training ends: a killed run must not leave
+    a metrics file that reads like a result.
     """
 
     def __init__(self, history: list[dict[str, Any]], out_dir: Path | None = None):
@@ -114,9 +115,6 @@ class _Recorder(keras.callbacks.Callback):
         self.history.append(row)
         if self.out_dir is not None:
             figures.write_history_csv(self.history, self.out_dir / HISTORY_CSV)
-            scored = [r for r in self.history if "fid_fashion" in r]
-            latest = {k: v for k, v in (scored[-1] if scored else {}).items() if k.startswith("fid_")}
-            write_json(self.out_dir / TRAIN_METRICS, {"in_progress": True, "epochs_trained": row["epoch"], **row, **latest})
 
 
 class _Checkpointer(keras.callbacks.Callback):

@@ -50,7 +50,7 @@ def test_selftest_runs_the_cases_and_prints_what_they_counted(tmp_path: Path) ->
     """Two bad-input cases, run for real through the command: the table counts exactly them."""
     from .conftest import ok
 
-    result = ok(cli(["selftest", "--faults", "--only", "test_bad_input and (unknown_backend or unknown_params_key)"],
+    result = ok(cli(["selftest", "--faults", "--only", "test_bad_input and ((unknown and backend) or (unknown and params and key))"],
                     tmp_path))
     table = dict(line.rsplit(None, 1) for line in result.stdout.splitlines()[:-1] if line.strip())
     expected = {"bad inputs tried": "2", "bad inputs handled cleanly": "2", "faults injected": "0"}
