@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -227,3 +229,14 @@ def test_promote_stage_records_a_protocol_refusal_without_failing() -> None:
     assert result["promoted"] is False and "another protocol" in result["reason"]
     assert json.loads(Path("metrics/promote.json").read_text())["promoted"] is False
     assert aliases(p) == {"champion": "1"}
+
+
+def test_the_promote_stage_imports_neither_keras_nor_tensorflow() -> None:
+    """Promoting only talks to the registry: its process must not pay for loading Keras (seconds per stage)."""
+    code = (
+        "import sys, fashiongan.stages.promote, fashiongan.registry, fashiongan.tracking\n"
+        "loaded = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

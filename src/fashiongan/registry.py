@@ -13,14 +13,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from fashiongan import tracking
 from fashiongan.config import Params
 from fashiongan.errors import FashionGanError
 from fashiongan.locks import file_lock
+
+if TYPE_CHECKING:
+    import keras
 
 PROTOCOL_KEYS = ("n_samples", "real_stats_hash")
 

@@ -6,8 +6,11 @@
 - ``artifacts``: the dataset, the generator model, files, evaluations; registering and loading models.
 
 Callers use this facade (``from fashiongan import tracking``; ``tracking.new_run(...)``), so the
-registry, the stages and the sweep never import mlflow themselves.
+registry, the stages and the sweep never import mlflow themselves. Keras loads only with the
+callback or a model (``promote`` registers and moves aliases without importing it).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from mlflow.exceptions import MlflowException
 
@@ -22,7 +25,6 @@ from fashiongan.tracking.artifacts import (
     manifest_digest,
     register_model,
 )
-from fashiongan.tracking.callback import MlflowMetricsCallback, tag_stop_reason
 from fashiongan.tracking.runs import TrackedRun, close_interrupted_run, end_run_as, new_run, reopen_run
 from fashiongan.tracking.store import (
     DEFAULT_URI,
@@ -39,6 +41,18 @@ from fashiongan.tracking.store import (
     ui_command,
     ui_links,
 )
+
+if TYPE_CHECKING:
+    from fashiongan.tracking.callback import MlflowMetricsCallback, tag_stop_reason
+
+
+def __getattr__(name: str) -> Any:
+    """The Keras callback module, imported on first use."""
+    if name in ("MlflowMetricsCallback", "tag_stop_reason"):
+        from fashiongan.tracking.callback import MlflowMetricsCallback, tag_stop_reason
+
+        return {"MlflowMetricsCallback": MlflowMetricsCallback, "tag_stop_reason": tag_stop_reason}[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "download_run_file",

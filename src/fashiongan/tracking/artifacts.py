@@ -14,9 +14,8 @@ import warnings
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import mlflow
 import numpy as np
 from mlflow.data.dataset_source_registry import resolve_dataset_source
@@ -29,13 +28,28 @@ from mlflow.types.schema import Schema, TensorSpec
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import load_keras
 from fashiongan.images import latents
-from fashiongan.tracking.callback import to_float
 from fashiongan.tracking.runs import active_run_id, get_run, safe
 from fashiongan.tracking.store import client, redact, short_reason, unreachable
+
+if TYPE_CHECKING:  # Keras loads only where a model is logged or loaded: promoting needs neither
+    import keras
 
 GENERATOR_URI_TAG = "fashiongan.generator_uri"
 GENERATOR_NAME = "generator"
 _log = logging.getLogger(__name__)
+
+
+def to_float(value: Any) -> float | None:
+    """A float for scalars (Python, numpy, 0-d tensors); None for anything else, bools included."""
+    if isinstance(value, bool | np.bool_ | str | bytes):
+        return None
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if array.size != 1 or not np.issubdtype(array.dtype, np.number):
+        return None
+    return float(array.reshape(()))
 
 
 def manifest_digest(manifest: Mapping[str, Any]) -> str:
@@ -86,6 +100,8 @@ def _pip_requirements() -> list[str]:
     ``tensorflow``; a model trained with the CUDA build (``make repro GPU=1``) asks for
     ``tensorflow[and-cuda]`` on Linux x86-64, a CPU-trained one for the smaller CPU build.
     """
+    import keras
+
     pins = [f"keras=={keras.__version__}"]
     backend = keras.backend.backend()
     if backend == "tensorflow":

@@ -17,23 +17,11 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from PIL import Image
 
+from fashiongan.tracking.artifacts import to_float
 from fashiongan.tracking.runs import active_run_id
 from fashiongan.tracking.store import StoreBusy, TrackingUnavailable, lost_message, retry_busy
 
 DETECTORS = ("stalled", "diverged", "collapsed")
-
-
-def to_float(value: Any) -> float | None:
-    """A float for scalars (Python, numpy, 0-d tensors); None for anything else, bools included."""
-    if isinstance(value, bool | np.bool_ | str | bytes):
-        return None
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    if array.size != 1 or not np.issubdtype(array.dtype, np.number):
-        return None
-    return float(array.reshape(()))
 
 
 class MlflowMetricsCallback(keras.callbacks.Callback):
