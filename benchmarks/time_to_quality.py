@@ -13,7 +13,7 @@ Contestants (``--contestants``):
   otherwise run;
 * ``tutorial``, ``compact``, ``modern``: the presets trained by :func:`fashiongan.training.train_gan`
   with params.yaml's training settings, every model field at the preset's reference;
-* ``--ablation`` replaces the list by ``modern`` and ``modern`` minus each of its pieces.
+* ``--ablation`` replaces the list by ``modern`` and ``modern`` with each of its switches flipped.
 
 Data: the shared full set (../shared/data/fashion-mnist-reconstructed) when present, else the
 bundled 2,000/1,000 sample; the header says which. The classifier is cached under
@@ -55,13 +55,15 @@ SHARED_FULL = ROOT.parent / "shared" / "data" / "fashion-mnist-reconstructed"
 CACHE = ROOT / "benchmarks" / ".cache"
 
 PRESETS = {"tutorial": {}, "compact": {}, "modern": {}}
-ABLATION = {
+ABLATION = {  # modern, then each of its switches flipped on its own
     "modern": {},
-    "no spectral norm": {"model.spectral_norm": False},
+    "+ spectral norm": {"model.spectral_norm": True},
+    "+ hinge loss": {"train.loss": "hinge"},
+    "+ cutout": {"train.diffaugment": "translation,cutout"},
+    "no DiffAugment": {"train.diffaugment": "off"},
     "no EMA": {"train.ema_decay": 0.0},
-    "no DiffAugment": {"train.diffaugment": False},
+    "no TTUR": {"train.d_learning_rate": 2e-4},
     "resize-conv (nearest)": {"model.upsampling": "nearest"},
-    "nonsaturating loss": {"train.loss": "nonsaturating"},
 }
 
 
@@ -235,7 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=240.0, help="training seconds per contestant (default 240)")
     parser.add_argument("--contestants", nargs="+", default=["peer", "tutorial", "compact", "modern"])
-    parser.add_argument("--ablation", action="store_true", help="modern minus each of its pieces instead")
+    parser.add_argument("--ablation", action="store_true", help="modern with each of its switches flipped instead")
     parser.add_argument("--data", type=Path, default=None, help="mirror folder (default: shared full set, else sample)")
     parser.add_argument("--n", type=int, default=10_000, help="generated images per score (default 10000)")
     parser.add_argument("--classifier-epochs", type=int, default=4)

@@ -20,9 +20,10 @@ import pytest
 from fashiongan.errors import FashionGanError
 from fashiongan.keras_backend import select_backend
 
-TINY = {
-    "model": {"preset": "modern", "first_layer_width": 8},
-    "train": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 3, "eval_every": 0, "grid_size": 2},
+TINY = {  # every modern switch on, so each backend also runs spectral norm, the hinge loss and cutout
+    "model": {"preset": "modern", "first_layer_width": 8, "spectral_norm": True},
+    "train": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 3, "eval_every": 0, "grid_size": 2,
+              "loss": "hinge", "diffaugment": "translation,cutout"},
 }
 
 # Imported by the child with tensorflow blocked when it runs on another backend.

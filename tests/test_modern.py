@@ -47,13 +47,15 @@ def _layers(model: keras.Model, kind: type) -> list:
 def test_modern_builds_with_the_documented_parameter_counts():
     gen, disc = _models()
     assert (gen.count_params(), _trainable(gen)) == (GENERATOR_PARAMS, GENERATOR_TRAINABLE) == (1_108_225, 1_095_297)
-    assert _trainable(disc) == DISCRIMINATOR_TRAINABLE == 138_561
-    assert disc.count_params() == DISCRIMINATOR_TRAINABLE + SPECTRAL_VECTORS
+    assert _trainable(disc) == disc.count_params() == DISCRIMINATOR_TRAINABLE == 138_561
     assert [t.name for t in _layers(gen, keras.layers.Conv2DTranspose)] == ["g_up1", "g_out"]
     assert [(t.kernel_size, t.strides) for t in _layers(gen, keras.layers.Conv2DTranspose)] == [((4, 4), (2, 2))] * 2
     assert not _layers(gen, keras.layers.UpSampling2D)
-    wrapped = _layers(disc, keras.layers.SpectralNormalization)
+    assert not _layers(disc, keras.layers.SpectralNormalization)  # a switch, off by default (README: ablation)
+    _, normalised = _models(spectral_norm=True)
+    wrapped = _layers(normalised, keras.layers.SpectralNormalization)
     assert [w.name for w in wrapped] == ["d_conv1", "d_conv2", "d_out"]
+    assert normalised.count_params() == DISCRIMINATOR_TRAINABLE + SPECTRAL_VECTORS
     images = np.asarray(gen(np.random.default_rng(0).normal(size=(4, 128)).astype("float32")))
     assert images.shape == (4, 28, 28, 1) and images.min() >= -1 and images.max() <= 1
     assert np.asarray(disc(images)).shape == (4, 1)
@@ -62,15 +64,16 @@ def test_modern_builds_with_the_documented_parameter_counts():
 def test_width_and_dropout_change_the_layers_they_should():
     gen, disc = _models(first_layer_width=40, dropout=0.25)
     assert gen.get_layer("g_dense").units == 7 * 7 * 40
-    assert disc.get_layer("d_conv1").layer.filters == 40
-    assert disc.get_layer("d_conv2").layer.filters == 128 and gen.get_layer("g_conv").filters == 128
+    assert disc.get_layer("d_conv1").filters == 40
+    assert _models(first_layer_width=40, spectral_norm=True)[1].get_layer("d_conv1").layer.filters == 40
+    assert disc.get_layer("d_conv2").filters == 128 and gen.get_layer("g_conv").filters == 128
     assert [d.rate for d in _layers(disc, keras.layers.Dropout)] == [0.25, 0.25]
     _, plain = _models(dropout=0.0)
     assert not _layers(plain, keras.layers.Dropout)
 
 
 def test_switches_remove_each_piece():
-    gen, disc = _models(spectral_norm=False, upsampling="nearest")
+    gen, disc = _models(upsampling="nearest")
     assert not _layers(disc, keras.layers.SpectralNormalization)
     assert disc.get_layer("d_conv1").filters == 64
     assert gen.count_params() == RESIZE_GENERATOR_PARAMS == 1_050_433  # resize-convolutions only
@@ -83,14 +86,17 @@ def test_switches_remove_each_piece():
 def test_preset_training_defaults_and_their_overrides():
     modern = resolve_training("modern", parse_params({}).train)
     assert modern.as_dict() == {
-        "loss": "hinge", "ema_decay": 0.999, "diffaugment": True, "g_learning_rate": 2e-4,
+        "loss": "nonsaturating", "ema_decay": 0.999, "diffaugment": "translation", "g_learning_rate": 2e-4,
         "d_learning_rate": 4e-4, "beta_1": 0.5, "beta_2": 0.999,
     }  # fmt: skip
     tutorial = resolve_training("tutorial", parse_params({}).train)
-    assert (tutorial.loss, tutorial.ema_decay, tutorial.diffaugment) == ("nonsaturating", 0.0, False)
+    assert (tutorial.loss, tutorial.ema_decay, tutorial.diffaugment) == ("nonsaturating", 0.0, "off")
     assert tutorial.g_learning_rate == tutorial.d_learning_rate == 2e-4
-    set_ = resolve_training("modern", parse_params({"train": {"loss": "nonsaturating", "ema_decay": 0.0}}).train)
-    assert (set_.loss, set_.ema_decay, set_.diffaugment) == ("nonsaturating", 0.0, True)
+    set_ = resolve_training("modern", parse_params({"train": {"loss": "hinge", "ema_decay": 0.0}}).train)
+    assert (set_.loss, set_.ema_decay, set_.diffaugment) == ("hinge", 0.0, "translation")
+    # The switch's earlier boolean form still parses: true is the paper's policy, false is off.
+    assert parse_params({"train": {"diffaugment": True}}).train.diffaugment == "translation,cutout"
+    assert parse_params({"train": {"diffaugment": False}}).train.diffaugment == "off"
 
 
 def test_hinge_needs_logits_and_resize_convolutions_need_modern():
@@ -125,13 +131,26 @@ def test_diffaugment_keeps_shape_and_range_and_moves_pixels():
     shifted = np.asarray(translate(images, seed))
     for original, moved in zip(images, shifted, strict=True):
         found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
-                 if np.allclose(moved, np.roll(original, (dy, dx), (0, 1)) * _inside(dy, dx))]  # fmt: skip
+                 if np.allclose(moved, np.where(_inside(dy, dx) == 1, np.roll(original, (dy, dx), (0, 1)), -1.0), atol=1e-6)]  # fmt: skip
         assert len(found) == 1
-    # Cutout zeroes one square of at most 14x14 pixels per image and leaves the rest untouched.
+    # Cutout blacks out one square of at most 14x14 pixels per image and leaves the rest untouched.
     cut = np.asarray(cutout(images, seed))
-    zeroed = cut == 0
-    assert np.allclose(cut[~zeroed], images[~zeroed])
-    assert all(0 < z.sum() <= 14 * 14 for z in zeroed)
+    blacked = cut == -1
+    assert np.allclose(cut[~blacked], images[~blacked])
+    assert all(0 < z.sum() <= 14 * 14 for z in blacked)
+
+
+def test_diffaugment_fills_with_the_black_background_never_grey():
+    """Shifted-in pixels and cut-out squares are background (-1): an empty canvas stays empty under every policy."""
+    seed = keras.random.SeedGenerator(5)
+    empty = -np.ones((8, 28, 28, 1), "float32")
+    for policy in ("translation", "cutout", "translation,cutout"):
+        assert np.array_equal(np.asarray(diff_augment(empty, seed, policy)), empty), policy
+    garment = np.full((8, 28, 28, 1), -1.0, "float32")
+    garment[:, 10:18, 10:18] = 1.0
+    moved = np.asarray(diff_augment(garment, seed, "translation"))
+    assert set(np.unique(moved)) <= {-1.0, 1.0}  # nothing mid-grey appears
+    assert (moved == 1.0).sum(axis=(1, 2, 3)).tolist() == [64] * 8  # an 8x8 patch 4 px from the edge never leaves
 
 
 def _inside(dy: int, dx: int) -> np.ndarray:
@@ -146,8 +165,9 @@ def test_diffaugment_off_passes_images_unchanged():
     images = np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     off = build_gan(_tiny_params(diffaugment=False))
     assert np.array_equal(np.asarray(off.discriminator_view(images)), images)
-    on = build_gan(_tiny_params(diffaugment=True))
-    assert not np.allclose(np.asarray(on.discriminator_view(images)), images)
+    for policy in ("translation", "cutout", "translation,cutout"):
+        on = build_gan(_tiny_params(diffaugment=policy))
+        assert not np.allclose(np.asarray(on.discriminator_view(images)), images), policy
 
 
 def _tiny_params(**train):

@@ -64,8 +64,8 @@ class ModelParams(_Section):
 
     preset: Literal["compact", "tutorial", "modern"] = Field(
         "modern",
-        description="compact / tutorial reproduce the reference write-ups; modern adds spectral norm, hinge loss, "
-        "EMA, TTUR, DiffAugment and resize-convolutions (README: Models and training)",
+        description="compact / tutorial reproduce the reference write-ups; modern adds EMA, TTUR and DiffAugment, "
+        "with spectral norm, hinge loss, cutout and resize-convolutions as switches (README: Models and training)",
     )
     first_layer_width: int | None = Field(
         None,
@@ -89,7 +89,7 @@ class ModelParams(_Section):
         None, ge=1, le=1024, description="noise size; null = preset (compact 128, tutorial 100, modern 128)"
     )
     spectral_norm: bool | None = Field(
-        None, description="spectral normalisation on every discriminator layer; null = preset (modern on, others off)"
+        None, description="spectral normalisation on every discriminator layer; null = preset (off; a modern switch)"
     )
     upsampling: Literal["transposed", "nearest", "bilinear"] | None = Field(
         None,
@@ -121,7 +121,7 @@ class TrainParams(_Section):
     )
     deterministic: bool = Field(False, description="enable TF op determinism (slower; TensorFlow only)")
     loss: Literal["nonsaturating", "hinge"] | None = Field(
-        None, description="GAN loss; null = preset (modern hinge, others nonsaturating); hinge needs d_output linear"
+        None, description="GAN loss; null = preset (nonsaturating; hinge is a modern switch); hinge needs d_output linear"
     )
     ema_decay: float | None = Field(
         None,
@@ -130,9 +130,19 @@ class TrainParams(_Section):
         description="decay of the generator's weight average used for samples, scores and the saved model "
         "(0 = off); null = preset (modern 0.999, others 0)",
     )
-    diffaugment: bool | None = Field(
-        None, description="DiffAugment translation + cutout before the discriminator; null = preset (modern on)"
+    diffaugment: Literal["off", "translation", "cutout", "translation,cutout"] | None = Field(
+        None,
+        description="DiffAugment before the discriminator: off, translation, cutout or translation,cutout "
+        "(true = translation,cutout); null = preset (modern translation)",
     )
+
+    @field_validator("diffaugment", mode="before")
+    @classmethod
+    def _policy_from_bool(cls, value: Any) -> Any:
+        """``true``/``false`` (the switch's earlier form) mean the paper's policy and off."""
+        if isinstance(value, bool):
+            return "translation,cutout" if value else "off"
+        return value
     g_learning_rate: float | None = Field(
         None, gt=0, lt=1, description="generator Adam learning rate; null = preset (2e-4)"
     )

@@ -24,8 +24,9 @@ and ``g_loss`` = -mean D(G(z)), on logits.
 exponential moving average of the trained ones after every step, with TensorFlow's warm-up
 ``min(decay, (1 + t) / (10 + t))`` so short runs are not dominated by the initial weights.
 :attr:`GAN.sampler` is what every sample, score and saved model uses: the average when
-there is one. ``diffaugment`` applies :func:`fashiongan.augment.diff_augment` to the real
-and generated images before the discriminator.
+there is one. ``diffaugment`` names a policy (``translation``, ``cutout``, ``translation,cutout``)
+of :func:`fashiongan.augment.diff_augment`, applied to the real and generated images before the
+discriminator; ``off`` shows them as they are.
 
 ``"sigmoid_as_logits"`` (``model.d_output`` in params.yaml) is the classic mismatch of a
 sigmoid output fed to a from-logits loss: once the discriminator's probabilities saturate
@@ -40,7 +41,7 @@ from typing import Literal
 import keras
 from keras import ops
 
-from fashiongan.augment import diff_augment
+from fashiongan.augment import POLICIES, diff_augment
 from fashiongan.gan_steps import OptimizerPair, backend_train_step
 
 Loss = Literal["nonsaturating", "hinge"]
@@ -76,7 +77,7 @@ class GAN(keras.Model):
         seed: int | None = None,
         loss: Loss = "nonsaturating",
         ema_decay: float = 0.0,
-        diffaugment: bool = False,
+        diffaugment: str = "off",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,10 +87,12 @@ class GAN(keras.Model):
             raise ValueError(f"loss must be 'nonsaturating' or 'hinge' (hinge needs d_output='linear'), got {loss!r}")
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        if diffaugment != "off" and diffaugment not in POLICIES:
+            raise ValueError(f"diffaugment must be 'off' or one of {', '.join(POLICIES)}, got {diffaugment!r}")
         self.generator = generator
         self.loss_kind = loss
         self.ema_decay = float(ema_decay)
-        self.diffaugment = diffaugment
+        self.diffaugment = "" if diffaugment == "off" else diffaugment  # a policy: see fashiongan.augment
         self.ema_generator: keras.Model | None = None
         if ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
@@ -127,7 +130,7 @@ class GAN(keras.Model):
 
     def discriminator_view(self, images):
         """What the discriminator sees of ``images``: DiffAugment's random translation and cutout, or them as they are."""
-        return diff_augment(images, self.seed_generator) if self.diffaugment else images
+        return diff_augment(images, self.seed_generator, self.diffaugment) if self.diffaugment else images
 
     def call(self, z, training: bool = False):
         return self.sampler(z, training=training)
