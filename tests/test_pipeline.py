@@ -18,7 +18,8 @@ BIN = Path(sys.executable).parent
 TINY = {
     "data": {"source": "sample", "max_images": 256},
     "model": {"first_layer_width": 32},
-    "train": {"epochs": 2, "steps_per_epoch": None, "batch_size": 64, "eval_samples": 200, "jit_compile": False},
+    "train": {"hparams": "sweep", "epochs": 2, "steps_per_epoch": None, "batch_size": 64, "eval_samples": 200,
+              "jit_compile": False},
     "evaluate": {"n_samples": 200, "batch_size": 100, "kid_subsets": 2, "kid_subset_size": 100,
                  "classifier": {"epochs": 1}},
     "search": {"n_trials": 2, "epochs": 1, "max_images": 128, "n_samples": 100, "heartbeat_s": 5},

@@ -73,7 +73,7 @@ def finish_sweep(
             "params": {"model.dropout": best.dropout, "model.first_layer_width": best.first_layer_width},
             "model_path": best.model_path,
             "mlflow_run_id": best.run_id,
-            # train.hparams=params: under the default `sweep` train reads sweeps/best.json and ignores model.*
+            # writes the pick into params.yaml (train.hparams=params), so a plain `dvc repro` keeps training it
             "apply": (
                 f"dvc exp run -S train.hparams=params -S model.dropout={best.dropout:.4g} "
                 f"-S model.first_layer_width={best.first_layer_width}"

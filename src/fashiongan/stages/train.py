@@ -9,6 +9,7 @@ stages use).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,8 @@ def _train(params: Params, root: Path) -> dict[str, Any]:
     """:func:`train_stage` holding the workspace's train lock."""
     if params.train.hparams == "sweep":
         params = hparams_from_sweep(params, root / SWEEP_BEST)
+    elif (root / SWEEP_BEST).is_file() and (hint := json.loads((root / SWEEP_BEST).read_text()).get("apply")):
+        print(f"train: dropout and width from params.yaml; to train the sweep's best instead: {hint}", file=sys.stderr)
     x, _ = load_split("train", root / PROCESSED_DIR)
     callbacks: list[keras.callbacks.Callback] = []
     classifier, real_stats = root / CLASSIFIER_PATH, root / REAL_STATS_PATH
