@@ -80,10 +80,13 @@ def tiny_training(tmp: Path, p) -> tuple[str, str, keras.Model]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("server", marks=pytest.mark.server)])
-def test_tiny_run_lands_in_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_tiny_run_lands_in_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]
+) -> None:
     uri = request.getfixturevalue("mlflow_server") if backend == "server" else None
     p = params(uri=uri, experiment=f"tiny-{backend}")
     run_id, model_uri, generator = tiny_training(tmp_path, p)
+    assert "━" not in capfd.readouterr().out, "logging the model printed a Keras progress bar into the stage's output"
 
     client = MlflowClient(tracking.resolve_uri(p))
     run = client.get_run(run_id)

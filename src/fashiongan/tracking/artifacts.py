@@ -11,7 +11,8 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,20 @@ def generator_signature(generator: keras.Model) -> ModelSignature:
     )
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Keras progress bars off: mlflow checks the input example with a bare ``predict`` whose bar lands in stage output."""
+    import keras
+
+    was_on = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was_on:
+            keras.config.enable_interactive_logging()
+
+
 def log_training_outputs(
     generator: keras.Model | None,
     discriminator_path: Path | None,
@@ -179,16 +194,17 @@ def log_training_outputs(
         return None
     latent_dim = int(generator.input_shape[-1])
     example = latents(2, latent_dim, seed=0)
-    info = Model.log(
-        artifact_path=None,
-        name=GENERATOR_NAME,
-        flavor=_KerasFlavor,
-        flavor_name="keras",
-        model=generator,
-        signature=generator_signature(generator),
-        input_example=example,
-        pip_requirements=_pip_requirements(),
-    )
+    with _no_progress_bars():
+        info = Model.log(
+            artifact_path=None,
+            name=GENERATOR_NAME,
+            flavor=_KerasFlavor,
+            flavor_name="keras",
+            model=generator,
+            signature=generator_signature(generator),
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+        )
     mlflow.set_tag(GENERATOR_URI_TAG, info.model_uri, synchronous=True)
     return info.model_uri
 
