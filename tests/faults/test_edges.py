@@ -184,8 +184,11 @@ def test_a_signal_ends_the_run_killed_and_removes_temporaries(signum: str, tmp_p
     try:
         src = str(Path(fashiongan.__file__).resolve().parents[1])
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")} | {"PYTHONPATH": src}
+        # A job started with `&` by a non-interactive shell inherits SIGINT ignored (POSIX); the child must get Ctrl-C
+        # as a terminal would give it, whatever the shell that started the test run did.
         proc = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             run_id = proc.stdout.readline().strip()
             assert run_id, proc.stderr.read()[-2000:]
@@ -271,9 +274,10 @@ def test_an_exported_savedmodel_is_refused_not_loaded_outside_safe_mode(local_st
         z = np.zeros((2, 8), "float32")
         tracking.activate(params)
         with tracking.new_run(params, "exported") as run:
-            info = mlflow.keras.log_model(generator, name="generator", save_exported_model=True,
+            # pip_requirements given: mlflow would otherwise infer them in a subprocess that imports TensorFlow (~15 s)
+            info = mlflow.keras.log_model(generator, name="generator", save_exported_model=True, pip_requirements=["keras"],
                                           signature=infer_signature(z, generator.predict(z, verbose=0)))
-            plain = mlflow.keras.log_model(generator, name="plain")
+            plain = mlflow.keras.log_model(generator, name="plain", pip_requirements=["keras"])
         with pytest.raises(FashionGanError) as err:
             tracking.load_generator(info.model_uri)
         assert str(err.value).startswith(f"model {info.model_uri} refused: it is a TensorFlow SavedModel export"), err.value

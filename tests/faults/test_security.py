@@ -130,7 +130,7 @@ def test_a_model_carrying_code_is_refused_on_every_load_path(prepared: Path, tmp
         with inside(project):
             tracking.activate(params)
             with tracking.new_run(params, "crafted") as run:
-                mlflow.keras.log_model(model, name="generator")
+                mlflow.keras.log_model(model, name="generator", pip_requirements=["keras"])  # no inference subprocess
             version = tracking.register_model(f"runs:/{run.run_id}/generator", "crafted", tags={})
             tracking.client().set_registered_model_alias("crafted", "champion", version)
         marker.unlink(missing_ok=True)  # logging may have called the model in this (trusted) process
