@@ -4,8 +4,8 @@
 TF1 resize, quantisation and scaling in-graph; BatchNorm folded; parallel 1×1 convs merged) and a
 plain per-batch ``model.predict`` of the straightforward port (Conv2D + BatchNormalization + ReLU) on
 pre-resized 299×299×3 inputs. It prints images/s of both, their ratio, images per CPU-second (less
-sensitive to other processes on the machine), and that rate as a share of what one core reaches on a
-float32 matmul.
+sensitive to other processes on the machine), and the FLOP rate as a share of the machine's peak
+measured in the same run (:mod:`_peak`: a float32 and a bfloat16 matmul with TensorFlow).
 
 (a) calls ``benchmarks/fid_fashion_speed.py`` (the metrics helper's benchmark) when it is there.
 
@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from _peak import measure_peaks
 from fashiongan.metrics import inception, inception_net, inception_weights
 
 FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
@@ -44,24 +44,6 @@ def conv_flops(model) -> float:
     return total
 
 
-def core_gemm_flops() -> float:
-    """float32 flop per CPU-second of a single-threaded 512×512 matmul: what one core really reaches.
-
-    Measured in CPU time in a subprocess (one BLAS thread), so other processes on the machine and the
-    unknown turbo clock of a VM do not distort it.
-    """
-    code = (
-        "import time, numpy as np\n"
-        "a = np.random.rand(512, 512).astype(np.float32); a @ a\n"
-        "c = time.process_time()\n"
-        "for _ in range(100): a @ a\n"
-        "print(2 * 512**3 * 100 / (time.process_time() - c))\n"
-    )
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
-
-
 def timed(func: Callable[[], object]) -> tuple[float, float]:
     """(wall seconds, process CPU seconds) of one call."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -69,7 +51,7 @@ def timed(func: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def inception_throughput(n: int, batch_size: int, repeats: int) -> None:
+def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> None:
     """(b): optimised features vs plain ``model.predict`` on pre-resized inputs, side by side."""
     weights = inception_weights.load_inception_weights()
     fast = inception.cached_inception()
@@ -93,24 +75,23 @@ def inception_throughput(n: int, batch_size: int, repeats: int) -> None:
 
     flops = conv_flops(plain)
     cores = os.cpu_count() or 1
-    core_peak = core_gemm_flops()
+    peaks = measure_peaks(peak_n)
     load = os.getloadavg()[0]
     print(f"(b) Inception features, {n} images, batch {batch_size}, {repeats} interleaved repeats; "
           f"max |fast - plain| = {gap:.2e}")
-    print(f"    {flops / 1e9:.2f} GFLOP per image (2 × multiply-adds); one core's float32 matmul: "
-          f"{core_peak / 1e9:.0f} GFLOP per CPU-second; {cores} cores; load average {load:.1f}")
+    print(f"    {flops / 1e9:.2f} GFLOP per image (2 × multiply-adds); {cores} cores; load average {load:.1f}")
+    print(f"    {peaks.describe()}")
     best = {}
     for name, times in results.items():
         walls = [n / wall for wall, _ in times]
         per_cpu = max(n / cpu for _, cpu in times)
         best[name] = max(walls)
-        print(f"    {name:18s} {max(walls):6.2f} img/s best, {statistics.median(walls):6.2f} median (wall); "
-              f"{per_cpu:5.2f} img per CPU-second = {per_cpu * flops / core_peak:4.0%} of the matmul rate; "
+        print(f"    {name:18s} {max(walls):6.2f} img/s best = {peaks.share(max(walls) * flops):4.0%} of the float32 peak, "
+              f"{statistics.median(walls):6.2f} median (wall); {per_cpu:5.2f} img per CPU-second, "
               f"idle-machine estimate ≤ {cores * per_cpu:5.1f} img/s")
     print(f"    speed-up inception_features / plain predict (best wall): "
           f"{best['inception_features'] / best['plain predict']:.2f}×")
-    print(f"    20 img/s needs {20 * flops / 1e9:.0f} GFLOP/s = {20 * flops / (cores * core_peak):.0%} of "
-          f"{cores} cores at the matmul rate")
+    print(f"    20 img/s needs {20 * flops / 1e9:.0f} GFLOP/s = {peaks.share(20 * flops):.0%} of the measured float32 peak")
 
 
 def fashion_fid(n: int) -> None:
@@ -139,12 +120,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=inception.DEFAULT_BATCH_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fashion-n", type=int, default=10_000, help="generated images for (a); 0 skips (a)")
+    parser.add_argument("--peak-n", type=int, default=2048, help="side of the square matmuls that measure the peak")
     args = parser.parse_args()
     if args.fashion_n:
         fashion_fid(args.fashion_n)
     else:
         print("(a) fid_fashion skipped: --fashion-n 0")
-    inception_throughput(args.n, args.batch_size, args.repeats)
+    inception_throughput(args.n, args.batch_size, args.repeats, args.peak_n)
 
 
 if __name__ == "__main__":

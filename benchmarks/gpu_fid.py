@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--budget-s", type=float, default=420.0, help="stop training after this many seconds")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True, help="XLA-compile the step")
-    parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "mixed_float16"), default="float32",
+                        help="train.precision")
     parser.add_argument("--n", type=int, default=10_000, help="generated images, and test images, for the FID")
     parser.add_argument("--inception-batch", type=int, default=500)
     parser.add_argument("--inception-weights", type=Path, default=None)
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
     train = {
         "backend": args.backend, "epochs": args.epochs, "batch_size": args.batch_size,
         "steps_per_epoch": args.steps_per_epoch, "jit_compile": args.jit,
-        "mixed_precision": args.mixed_precision, "eval_every": 0,
+        "precision": args.precision, "eval_every": 0,
     }  # fmt: skip
     params = parse_params({"model": {"preset": args.preset}, "train": train})
 
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> dict:
         "preset": args.preset,
         "train_images": len(x_train),
         "batch_size": args.batch_size,
+        "precision": result.precision,  # effective: float32 where the requested one fell back
         "epochs_trained": result.epochs_trained,
         "steps": result.epochs_trained * result.images_per_epoch // args.batch_size,
         "train_seconds": trained - started,

@@ -41,6 +41,8 @@ def test_flat_uses_dotted_keys() -> None:
         ({"extra": {}}, ["unknown key 'extra'"]),
         ({"data": {"classes": [3, 12]}}, ["data.classes", "0..9"]),
         ({"search": {"width_low": 600, "width_high": 32}}, ["width_low 600", "width_high 32"]),
+        ({"train": {"precision": "float16"}}, ["train.precision", "float16", "'float32', 'bfloat16' or 'mixed_float16'"]),
+        ({"train": {"mixed_precision": True}}, ["'train.mixed_precision' was replaced by train.precision", "mixed_float16"]),
     ],
 )
 def test_bad_values_fail_in_one_line(raw: dict, fragments: list[str]) -> None:
@@ -50,6 +52,12 @@ def test_bad_values_fail_in_one_line(raw: dict, fragments: list[str]) -> None:
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message
+
+
+def test_precision_takes_the_three_names_and_defaults_to_float32() -> None:
+    assert parse_params({}).train.precision == "float32"
+    for name in ("float32", "bfloat16", "mixed_float16"):
+        assert parse_params({"train": {"precision": name}}).train.precision == name
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

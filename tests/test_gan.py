@@ -16,12 +16,12 @@ from fashiongan.presets import resolve_model_params
 TINY = {"preset": "compact", "first_layer_width": 8, "latent_dim": 16}
 
 
-def _gan(d_lr=2e-4, g_lr=2e-4, mixed=False, dtype=None, **fields) -> GAN:
+def _gan(d_lr=2e-4, g_lr=2e-4, precision="float32", dtype=None, **fields) -> GAN:
     keras.utils.set_random_seed(0)
     spec = resolve_model_params(ModelParams(**(TINY | fields)))
     gen, disc = build_models(spec, dtype)
     gan = GAN(gen, disc, spec.latent_dim, spec.d_output, seed=0)
-    d_opt, g_opt = make_optimizers(g_lr, d_lr, 0.5, mixed_precision=mixed)
+    d_opt, g_opt = make_optimizers(g_lr, d_lr, 0.5, precision=precision)
     gan.compile(d_opt, g_opt, jit_compile=False)
     return gan
 
@@ -87,11 +87,13 @@ def test_sigmoid_fed_to_a_logits_loss_reproduces_the_ln2_stall(batch):
 
 
 def test_loss_scaling_path_runs(batch):
-    gan = _gan(mixed=True, dtype="mixed_float16")
+    gan = _gan(precision="mixed_float16", dtype="mixed_float16")
     assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
     logs = gan.train_step(batch)
     assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["g_loss"]))
     assert gan.generator.output.dtype == "float32" and gan.discriminator.output.dtype == "float32"
+    d_opt, g_opt = make_optimizers(2e-4, 2e-4, 0.5, precision="bfloat16")  # float32's exponent range: no scaling
+    assert not isinstance(d_opt, keras.optimizers.LossScaleOptimizer) and not isinstance(g_opt, keras.optimizers.LossScaleOptimizer)
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"], ids=["tf.data", "numpy"])

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from detector_support import Dummy
 
+from fashiongan import devices
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.detectors import CollapseDetector, DivergenceDetector, StallDetector, detectors
 from fashiongan.checkpoints import CheckpointState, load_checkpoint, save_checkpoint
 from fashiongan.params_file import parse_params
 from fashiongan.paths import CHECKPOINT_NAME, HISTORY_CSV, TRAIN_METRICS
 from fashiongan.stages.train import train_stage
-from fashiongan.training import build_gan, train_gan
+from fashiongan.training import build_gan, effective_precision, summarize, train_gan
 
 LN2 = math.log(2)
 
@@ -213,6 +214,7 @@ def test_train_stage_writes_standard_outputs_and_logs_the_run(sample_x, local_st
     run = MlflowClient().get_run(summary["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["model.first_layer_width"] == "12" and "d_loss" in run.data.metrics
+    assert run.data.params["train.precision"] == run.data.params["train.precision_effective"] == "float32"
     assert json.loads((root / "metrics" / "train.json").read_text())["mlflow_run_id"] == run.info.run_id
 
 
@@ -263,3 +265,51 @@ def test_a_code_change_discards_the_checkpoint_with_a_notice(sample_x, tmp_path,
     with pytest.warns(UserWarning, match=r"written by other code \(digest \w+ != edited0code0\)"):
         again = train_gan(tiny_params(epochs=1), x, out_dir=tmp_path)
     assert (again.resumed_from, again.epochs_trained) == (0, 1)
+
+
+def test_float32_is_the_default_and_mixed_float16_needs_a_gpu(monkeypatch):
+    params = tiny_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert effective_precision(params.train.precision) == "float32"
+    gan = build_gan(params)
+    assert {layer.dtype_policy.name for net in (gan.generator, gan.discriminator) for layer in net.layers} == {"float32"}
+    assert not isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    monkeypatch.setattr("fashiongan.training.has_gpu", lambda: False)
+    with pytest.warns(UserWarning, match="train.precision=mixed_float16 needs a GPU; training in float32 instead"):
+        assert effective_precision("mixed_float16") == "float32"
+
+
+def test_bfloat16_falls_back_to_float32_with_one_line_naming_the_missing_instruction(sample_x, monkeypatch):
+    native, why = devices.bfloat16_native()
+    if not native:  # this machine (e.g. a Xeon without AVX512_BF16) says so itself
+        assert "lacks avx512_bf16 and amx_bf16" in why
+    monkeypatch.setattr("fashiongan.keras_backend.has_gpu", lambda: False)
+    detect = devices.bfloat16_native
+    monkeypatch.setattr(devices, "bfloat16_native", lambda: detect("model name\t: Old CPU\nflags\t\t: fpu avx2 avx512f\n"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train_gan(tiny_params(precision="bfloat16"), sample_x[:32])
+    messages = [str(w.message) for w in caught if "precision" in str(w.message)]
+    assert messages == [
+        "train.precision=bfloat16: this CPU (Old CPU) lacks avx512_bf16 and amx_bf16 and no GPU is visible; "
+        "training in float32 instead"
+    ]
+    assert result.precision == "float32" and summarize(result, 32)["precision"] == "float32"
+    assert {layer.dtype_policy.name for layer in result.generator.layers} == {"float32"}
+
+
+def test_bfloat16_where_the_hardware_has_it_and_a_float32_checkpoint_is_not_resumed_into_it(sample_x, tmp_path, monkeypatch):
+    x = sample_x[:32]
+    assert train_gan(tiny_params(), x, out_dir=tmp_path).precision == "float32"
+    monkeypatch.setattr(devices, "bfloat16_native", lambda: (True, "this CPU has avx512_bf16"))
+    with pytest.warns(UserWarning, match="other params or data"):
+        result = train_gan(tiny_params(precision="bfloat16"), x, out_dir=tmp_path)
+    assert (result.precision, result.resumed_from, result.epochs_trained) == ("bfloat16", 0, 1)
+    generator = result.generator
+    hidden = [layer for layer in generator.layers if layer.name not in ("z", "g_out")]
+    assert hidden and {layer.compute_dtype for layer in hidden} == {"bfloat16"}
+    assert generator.get_layer("g_out").compute_dtype == "float32" and generator.output.dtype == "float32"
+    assert result.discriminator.output.dtype == "float32"
+    assert np.isfinite(result.history[0]["d_loss"]) and np.isfinite(result.history[0]["g_loss"])
+    assert json.loads((tmp_path / TRAIN_METRICS).read_text())["precision"] == "bfloat16"

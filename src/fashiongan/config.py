@@ -10,6 +10,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+# Keys that were replaced: an old params.yaml fails naming the key that took over.
+REPLACED_KEYS = {
+    "train.mixed_precision": "train.precision (mixed_precision: true is precision: mixed_float16)",
+}
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -152,7 +158,12 @@ class TrainParams(_Section):
     beta_1: float | None = Field(None, ge=0, lt=1, description="Adam beta_1 for both optimizers; null = preset (0.5)")
     beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
     jit_compile: bool = Field(False, description="compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21)")
-    mixed_precision: bool = Field(False, description="mixed_float16 policy (GPU only)")
+    precision: Literal["float32", "bfloat16", "mixed_float16"] = Field(
+        "float32",
+        description="float32; bfloat16: Keras mixed_bfloat16 where the hardware computes it (a GPU, or a CPU with "
+        "AVX512_BF16 or AMX), else float32 with a warning; mixed_float16: float16 with loss scaling, GPU only "
+        "(float32 with a warning on CPU). Output layers stay float32",
+    )
     log_system_metrics: bool = Field(
         False, description="MLflow system metrics (CPU, memory, disk, network; GPU with nvidia-ml-py) beside each run's curves"
     )

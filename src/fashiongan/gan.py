@@ -183,13 +183,16 @@ def make_optimizers(
     g_learning_rate: float,
     d_learning_rate: float,
     beta_1: float,
-    mixed_precision: bool = False,
+    precision: str = "float32",
     beta_2: float = 0.999,
 ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-    """Adam for each network; wrapped in dynamic loss scaling under mixed precision."""
+    """Adam for each network; wrapped in dynamic loss scaling under ``mixed_float16``.
+
+    bfloat16 has float32's exponent range, so its gradients do not underflow and need no scaling.
+    """
     d_opt = keras.optimizers.Adam(d_learning_rate, beta_1=beta_1, beta_2=beta_2, name="d_adam")
     g_opt = keras.optimizers.Adam(g_learning_rate, beta_1=beta_1, beta_2=beta_2, name="g_adam")
-    if mixed_precision:
+    if precision == "mixed_float16":
         d_opt = keras.optimizers.LossScaleOptimizer(d_opt, name="d_loss_scale")
         g_opt = keras.optimizers.LossScaleOptimizer(g_opt, name="g_loss_scale")
     return d_opt, g_opt

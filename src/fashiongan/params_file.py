@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from fashiongan.config import Params
+from fashiongan.config import REPLACED_KEYS, Params
 from fashiongan.errors import FashionGanError
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -26,6 +26,8 @@ def _describe(err: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
+        if loc in REPLACED_KEYS:
+            return f"'{loc}' was replaced by {REPLACED_KEYS[loc]}"
         parent = ".".join(str(p) for p in err["loc"][:-1]) or "top level"
         return f"unknown key '{loc}' (not a parameter of {parent}; check the spelling against README's table)"
     if err["type"] == "literal_error":

@@ -1,6 +1,7 @@
 """Train a GAN from params: the one loop used by the train stage and by every sweep trial.
 
-:func:`train_gan` seeds everything, builds the preset, resumes from ``checkpoints/last.npz``
+:func:`train_gan` seeds everything, builds the preset in the effective ``train.precision``
+(:func:`effective_precision`: float32 where the hardware lacks the requested one), resumes from ``checkpoints/last.npz``
 when one exists for the same params and data (see :mod:`fashiongan.checkpoints`), runs
 ``GAN.fit`` with the detectors and the caller's callbacks, and writes (when ``out_dir`` is
 given) the per-epoch sample grids, their GIF, the loss curve, the history CSV, the summary
@@ -25,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from fashiongan import figures
+from fashiongan import devices, figures
 from fashiongan.batches import make_dataset
 from fashiongan.callbacks import EpochEvaluator
 from fashiongan.checkpoints import CheckpointState, fingerprint, load_checkpoint, save_checkpoint
@@ -65,7 +66,7 @@ class TrainResult:
     fingerprint: str = ""
     model: dict[str, Any] = field(default_factory=dict)  # resolved architecture
     training: dict[str, Any] = field(default_factory=dict)  # resolved loss, EMA, augmentation, optimiser
-    mixed_precision: bool = False  # effective (requested and a GPU present)
+    precision: str = "float32"  # effective: train.precision, or float32 where the hardware lacks it
     images_per_epoch: int = 0  # steps per epoch x batch size
 
 
@@ -131,14 +132,24 @@ class _Checkpointer(keras.callbacks.Callback):
             save_checkpoint(self.model, state, self.directory)
 
 
-def _use_mixed_precision(requested: bool) -> bool:
-    if requested and not has_gpu():
-        warnings.warn("train.mixed_precision=true needs a GPU; training in float32 instead", stacklevel=3)
-        return False
+# train.precision -> the Keras dtype policy of the hidden layers (output layers stay float32: see models.py).
+POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
+
+
+def effective_precision(requested: str) -> str:
+    """``requested`` where this machine computes it, else float32 with a one-line warning saying what is missing."""
+    if requested == "mixed_float16" and not has_gpu():
+        warnings.warn("train.precision=mixed_float16 needs a GPU; training in float32 instead", stacklevel=3)
+        return "float32"
+    if requested == "bfloat16":
+        native, why = devices.bfloat16_native()
+        if not native:
+            warnings.warn(f"train.precision=bfloat16: {why}; training in float32 instead", stacklevel=3)
+            return "float32"
     return requested
 
 
-def _trajectory(params: Params, spec: ResolvedModel, how: ResolvedTraining, mixed: bool) -> dict[str, Any]:
+def _trajectory(params: Params, spec: ResolvedModel, how: ResolvedTraining, precision: str) -> dict[str, Any]:
     """The values a checkpoint must agree on to be resumed (``epochs`` is not one of them), the code included."""
     t = params.train
     return {
@@ -150,21 +161,24 @@ def _trajectory(params: Params, spec: ResolvedModel, how: ResolvedTraining, mixe
             "steps_per_epoch": t.steps_per_epoch,
             **how.as_dict(),
         },
-        "mixed_precision": mixed,
+        "precision": precision,  # a float32 checkpoint is not resumed into a bfloat16 run, nor the reverse
     }
 
 
-def build_gan(params: Params, mixed_precision: bool = False) -> GAN:
-    """Seeded, compiled GAN with built optimizers (restorable), as ``params`` describe it."""
+def build_gan(params: Params, precision: str = "float32") -> GAN:
+    """Seeded, compiled GAN with built optimizers (restorable), as ``params`` describe it.
+
+    ``precision`` is the effective one (:func:`effective_precision` of ``train.precision``).
+    """
     spec = resolve_model_params(params.model)
     t = params.train
     how: ResolvedTraining = resolve_training(spec.preset, t)
-    generator, discriminator = build_models(spec, "mixed_float16" if mixed_precision else None)
+    generator, discriminator = build_models(spec, POLICIES[precision])
     gan = GAN(
         generator, discriminator, spec.latent_dim, spec.d_output, seed=t.seed,
         loss=how.loss, ema_decay=how.ema_decay, diffaugment=how.diffaugment,
     )  # fmt: skip
-    d_opt, g_opt = make_optimizers(how.g_learning_rate, how.d_learning_rate, how.beta_1, mixed_precision, how.beta_2)
+    d_opt, g_opt = make_optimizers(how.g_learning_rate, how.d_learning_rate, how.beta_1, precision, how.beta_2)
     gan.compile(d_opt, g_opt, jit_compile=t.jit_compile)
     gan.build_optimizers()
     return gan
@@ -198,12 +212,12 @@ def train_gan(
     keras.utils.set_random_seed(t.seed)
     if t.deterministic:
         enable_determinism()
-    mixed = _use_mixed_precision(t.mixed_precision)
+    precision = effective_precision(t.precision)
     spec = resolve_model_params(params.model)
     how = resolve_training(spec.preset, t)
     per_epoch = steps_per_epoch(params, len(x_train))
-    gan = build_gan(params, mixed)
-    fp = fingerprint(_trajectory(params, spec, how, mixed), x_train)
+    gan = build_gan(params, precision)
+    fp = fingerprint(_trajectory(params, spec, how, precision), x_train)
 
     out = Path(out_dir) if out_dir is not None else None
     state = None
@@ -236,7 +250,7 @@ def train_gan(
         fingerprint=fp,
         model=spec.as_dict(),
         training=how.as_dict(),
-        mixed_precision=mixed,
+        precision=precision,
         images_per_epoch=per_epoch * t.batch_size,
     )
     if out is not None:
@@ -290,7 +304,7 @@ def summarize(result: TrainResult, n_images: int) -> dict[str, Any]:
         "images_per_second": result.images_per_epoch / float(np.mean(epoch_seconds)) if epoch_seconds else None,
         "images_seen": result.images_per_epoch * result.epochs_trained,
         "n_train_images": n_images,
-        "mixed_precision": result.mixed_precision,
+        "precision": result.precision,
         "fingerprint": result.fingerprint,
         "model": result.model,
         "training": result.training,

@@ -115,6 +115,10 @@ class GanObjective:
             callbacks.append(MlflowMetricsCallback(grid_dir=sample_path(ctx.out_dir, 1).parent))
         # A retried trial (its worker died) resumes from the checkpoint in its folder.
         result = train_gan(params, x, out_dir=ctx.out_dir, callbacks=callbacks, resume=ctx.resume)
+        if ctx.run_id:
+            from fashiongan.tracking import log_effective_params
+
+            log_effective_params({"train.precision_effective": result.precision})
         epochs = int(result.epochs_trained)
         grid = sample_path(ctx.out_dir, epochs)
         files = {"model_path": str(ctx.out_dir / GENERATOR_PATH), "grid_path": str(grid) if grid.is_file() else None}

@@ -101,6 +101,7 @@ def _train(params: Params, root: Path) -> dict[str, Any]:
         tracking.log_dataset_manifest(load_manifest(root / RAW_DIR))
         callbacks.append(tracking.MlflowMetricsCallback(grid_dir=root / SAMPLES_DIR))
         result = train_gan(params, x, out_dir=root, callbacks=callbacks, verbose=2)
+        tracking.log_effective_params({"train.precision_effective": result.precision})  # float32 where bfloat16 fell back
         if run.run_id is not None:  # also when the checkpoint says a detector already stopped it (no fit ran)
             tracking.tag_stop_reason(result.stop_reason)
         outputs = [root / p for p in (SAMPLES_GIF, LOSS_CURVE, HISTORY_CSV, TRAIN_METRICS)]

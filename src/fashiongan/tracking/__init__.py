@@ -25,7 +25,7 @@ from fashiongan.tracking.artifacts import (
     manifest_digest,
     register_model,
 )
-from fashiongan.tracking.runs import TrackedRun, close_interrupted_run, end_run_as, new_run, reopen_run
+from fashiongan.tracking.runs import TrackedRun, close_interrupted_run, end_run_as, log_effective_params, new_run, reopen_run
 from fashiongan.tracking.store import (
     DEFAULT_URI,
     StoreBusy,
@@ -72,6 +72,7 @@ __all__ = [
     "generator_uri",
     "load_generator",
     "log_dataset_manifest",
+    "log_effective_params",
     "log_evaluation",
     "log_training_outputs",
     "manifest_digest",

@@ -187,6 +187,21 @@ def active_run_id() -> str | None:
     return run.info.run_id if run is not None else None
 
 
+def log_effective_params(values: Mapping[str, Any]) -> None:
+    """Log to the active run (if any) params known only once training ran, e.g. ``train.precision_effective``.
+
+    A logged param cannot change: a sweep trial retried on other hardware keeps its first value, with a warning.
+    """
+    if active_run_id() is None:
+        return
+    try:
+        mlflow.log_params(safe(values), synchronous=True)
+    except MlflowException as exc:
+        if unreachable(exc) or busy(exc):
+            raise
+        _log.warning("MLflow kept the params first logged for this run: %s", short_reason(exc))
+
+
 def end_run_as(run_id: str, status: str, tags: Mapping[str, Any] | None = None) -> bool:
     """Set ``tags`` and end a run that is still RUNNING as ``status``; True if it was ended.
 
