@@ -69,6 +69,7 @@ def test_an_unusable_checkpoint_is_one_line_and_moved_aside(damage, tmp_path: Pa
 RACES = 20
 
 
+@pytest.mark.slow
 def test_racing_promotions_always_crown_the_better_model(local_store: Path, tmp_path: Path, tally: Tally) -> None:
     """Two processes promote a better (FID 10) and a worse (FID 20) run at the same moment, RACES times."""
     import os
@@ -206,6 +207,7 @@ def test_a_signal_ends_the_run_killed_and_removes_temporaries(signum: str, tmp_p
         tally.fault(recovered)
 
 
+@pytest.mark.slow
 def test_sigterm_to_a_sweep_stops_its_workers_and_ends_every_run(tmp_path: Path, tally: Tally) -> None:
     import os
     import signal
@@ -259,6 +261,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_an_exported_savedmodel_is_refused_not_loaded_outside_safe_mode(local_store: Path, tally: Tally) -> None:
     import keras
     import mlflow
