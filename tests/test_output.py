@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -40,6 +42,7 @@ def test_a_stage_that_loads_tensorflow_prints_only_its_own_line(tmp_path: Path) 
     assert lines == [NO_GENERATOR]
 
 
+@pytest.mark.slow
 def test_verbose_brings_the_library_output_back(tmp_path: Path) -> None:
     quiet = run(["fashiongan", "evaluate"], tmp_path)
     loud = run(["fashiongan", "evaluate", "--verbose"], tmp_path)  # the flag exists; this command fails before TF loads

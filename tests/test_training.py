@@ -111,6 +111,7 @@ class LogSpy(keras.callbacks.Callback):
         self.seen.append(dict(logs))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_losses(sample_x):
     params = tiny_params()
     first = train_gan(params, sample_x)
