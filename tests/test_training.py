@@ -228,6 +228,21 @@ def test_hparams_from_sweep_needs_a_best_trial(tmp_path: Path):
     (tmp_path / "best.json").write_text('{"params": null}')
     with pytest.raises(FashionGanError, match="no best trial"):
         hparams_from_sweep(tiny_params(), tmp_path / "best.json")
+    (tmp_path / "best.json").write_text('{"params": {"model.dropout": 0.1,')  # cut short by a killed sweep
+    with pytest.raises(FashionGanError, match="best.json is not valid json .*run `dvc repro sweep` first"):
+        hparams_from_sweep(tiny_params(), tmp_path / "best.json")
+
+
+def test_the_apply_hint_is_read_only_from_a_readable_best_json(tmp_path: Path):
+    """With train.hparams: params the sweep is advisory: a missing or damaged best.json must not stop training."""
+    from fashiongan.stages.train import sweep_apply_hint
+
+    best = tmp_path / "best.json"
+    assert sweep_apply_hint(best) is None
+    best.write_text('{"apply": "dvc exp run -S train.hparams=params')
+    assert sweep_apply_hint(best) is None
+    best.write_text('{"apply": "dvc exp run -S train.hparams=params -S model.dropout=0.3"}')
+    assert sweep_apply_hint(best) == "dvc exp run -S train.hparams=params -S model.dropout=0.3"
 
 
 def test_too_few_images_is_a_user_error(sample_x):

@@ -92,7 +92,7 @@ class GAN(keras.Model):
         self.generator = generator
         self.loss_kind = loss
         self.ema_decay = float(ema_decay)
-        self.diffaugment = "" if diffaugment == "off" else diffaugment  # a policy: see fashiongan.augment
+        self.diffaugment = diffaugment  # a policy of fashiongan.augment, or "off"
         self.ema_generator: keras.Model | None = None
         if ema_decay > 0:
             self.ema_generator = keras.models.clone_model(generator)
@@ -129,8 +129,8 @@ class GAN(keras.Model):
         return self.ema_generator if self.ema_generator is not None else self.generator
 
     def discriminator_view(self, images):
-        """What the discriminator sees of ``images``: DiffAugment's random translation and cutout, or them as they are."""
-        return diff_augment(images, self.seed_generator, self.diffaugment) if self.diffaugment else images
+        """What the discriminator sees of ``images``: DiffAugment's ``diffaugment`` policy applied, or them as they are."""
+        return images if self.diffaugment == "off" else diff_augment(images, self.seed_generator, self.diffaugment)
 
     def call(self, z, training: bool = False):
         return self.sampler(z, training=training)

@@ -21,7 +21,7 @@ from fashiongan.config import Params
 from fashiongan.data import load_split
 from fashiongan.errors import FashionGanError
 from fashiongan.fetch import load_manifest
-from fashiongan.fileio import write_json
+from fashiongan.fileio import read_json, write_json
 from fashiongan.locks import Held, file_lock
 from fashiongan.metrics.evaluator import FashionEvaluator
 from fashiongan.paths import (
@@ -43,14 +43,19 @@ from fashiongan.paths import (
 from fashiongan.training import summarize, train_gan
 
 
+def sweep_apply_hint(best_json: Path) -> str | None:
+    """The sweep's ``apply`` command, or None: an absent or unreadable best.json only loses the hint, never the run."""
+    try:
+        return read_json(best_json, "").get("apply")
+    except FashionGanError:
+        return None
+
+
 def hparams_from_sweep(params: Params, best_json: Path) -> Params:
     """``params`` with model.dropout and model.first_layer_width taken from the sweep's best trial."""
-    if not best_json.is_file():
-        raise FashionGanError(
-            f"{best_json} not found: run `dvc repro sweep` first, or set train.hparams: params to train "
-            "with params.yaml's model.dropout and model.first_layer_width"
-        )
-    best = json.loads(best_json.read_text()).get("params")
+    hint = ("run `dvc repro sweep` first, or set train.hparams: params to train with params.yaml's model.dropout "
+            "and model.first_layer_width")
+    best = read_json(best_json, hint).get("params")
     if not best:
         raise FashionGanError(f"{best_json} has no best trial (every trial failed?): inspect sweeps/trials.csv, "
                               "or set train.hparams: params")
@@ -82,7 +87,7 @@ def _train(params: Params, root: Path) -> dict[str, Any]:
     """:func:`train_stage` holding the workspace's train lock."""
     if params.train.hparams == "sweep":
         params = hparams_from_sweep(params, root / SWEEP_BEST)
-    elif (root / SWEEP_BEST).is_file() and (hint := json.loads((root / SWEEP_BEST).read_text()).get("apply")):
+    elif hint := sweep_apply_hint(root / SWEEP_BEST):
         print(f"train: dropout and width from params.yaml; to train the sweep's best instead: {hint}", file=sys.stderr)
     x, _ = load_split("train", root / PROCESSED_DIR)
     callbacks: list[keras.callbacks.Callback] = []
