@@ -315,7 +315,9 @@ def test_ui_command_serves_the_local_store_on_localhost(tmp_path: Path) -> None:
     assert command[1:4] == ["-m", "mlflow", "ui"]
     assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     assert command[command.index("--default-artifact-root") + 1] == (tmp_path / "mlruns" / "artifacts").as_uri()
-    assert command[-4:] == ["--host", "127.0.0.1", "--port", "5001"]
+    assert command[-6:] == ["--workers", "1", "--host", "127.0.0.1", "--port", "5001"]  # MLflow's default is 4 servers
+    assert tracking.ui_env({"PATH": "/bin"}) == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PATH": "/bin"}
+    assert tracking.ui_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"})["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"
     with pytest.raises(FashionGanError, match="is a server"):
         tracking.ui_command(params(uri="http://127.0.0.1:5000"))
 

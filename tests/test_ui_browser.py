@@ -9,6 +9,7 @@ without the query is the control showing that the query is what lands on the run
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import urllib.error
@@ -56,7 +57,8 @@ def test_the_printed_link_opens_the_runs_table(local_store: Path, browser) -> No
     port = free_port()
     links = tracking.ui_links(params, port=port)
     assert set(links) == {"landing"} and links["landing"].endswith("?workflowType=machine_learning")
-    proc = subprocess.Popen(tracking.ui_command(params, port=port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(tracking.ui_command(params, port=port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=tracking.ui_env(os.environ))
     try:
         wait_for_health(f"http://127.0.0.1:{port}", proc)
         browser.open(links["landing"].split("?")[0])  # control: the bare experiment URL

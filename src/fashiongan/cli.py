@@ -148,7 +148,7 @@ def ui(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
 ) -> None:
     """Start `mlflow ui` on the project's tracking store, bound to 127.0.0.1."""
-    from fashiongan.tracking import ui_command, ui_links
+    from fashiongan.tracking import ui_command, ui_env, ui_links
 
     project = load_params(params)
     command = ui_command(project, port=port)
@@ -156,7 +156,7 @@ def ui(
     links = ui_links(project, port=port) or {"no runs yet": f"http://127.0.0.1:{port}"}
     for name, link in links.items():
         typer.echo(f"  {name}: {link}")
-    os.execv(command[0], command)
+    os.execve(command[0], command, ui_env(os.environ))
 
 
 @app.command("params")

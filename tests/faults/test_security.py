@@ -65,7 +65,7 @@ def test_every_server_listens_on_loopback_only(tmp_path: Path, mlflow_server: st
             command = tracking.ui_command(load_params(Path("params.yaml")), port=_free_port())
         port = int(command[command.index("--port") + 1])
         assert command[command.index("--host") + 1] == "127.0.0.1"
-        ui = popen(command, tmp_path, log=tmp_path / "ui.log")
+        ui = popen(command, tmp_path, env=tracking.ui_env({}), log=tmp_path / "ui.log")
         wait_for(lambda: bool(listeners(port)), "the MLflow UI to listen", ui)
         served = {"ui": listeners(port)}
         kill(ui)

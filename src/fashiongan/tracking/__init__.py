@@ -39,6 +39,7 @@ from fashiongan.tracking.store import (
     resolve_uri,
     runs_link,
     ui_command,
+    ui_env,
     ui_links,
 )
 
@@ -85,5 +86,6 @@ __all__ = [
     "runs_link",
     "tag_stop_reason",
     "ui_command",
+    "ui_env",
     "ui_links",
 ]

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -335,8 +335,17 @@ def ui_links(params: Params, port: int = 5000) -> dict[str, str]:
     return {name: runs_link(f"http://127.0.0.1:{port}", e.experiment_id) for name, e in found.items() if e is not None}
 
 
+def ui_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` for ``mlflow ui``: without MLflow's GenAI job runner (a second server-sized process), unless asked for."""
+    return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **environ}
+
+
 def ui_command(params: Params, port: int = 5000) -> list[str]:
-    """``mlflow ui`` over the local store, bound to 127.0.0.1 (the CLI/Makefile execs it)."""
+    """``mlflow ui`` over the local store, bound to 127.0.0.1, in one worker process (the CLI/Makefile execs it).
+
+    One person browsing needs one worker; MLflow's default of 4 starts four copies of the server,
+    each importing MLflow (~10 s of CPU apiece on 2 cores) before the page answers.
+    """
     uri = resolve_uri(params)
     root = local_root(uri)
     if root is None:
@@ -349,4 +358,4 @@ def ui_command(params: Params, port: int = 5000) -> list[str]:
     artifacts = artifact_location(uri)
     if artifacts is not None:
         command += ["--default-artifact-root", artifacts]
-    return command + ["--host", "127.0.0.1", "--port", str(port)]
+    return command + ["--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
