@@ -8,7 +8,11 @@ epoch on the bundled sample (speed does not depend on accuracy). The first pass 
 the warm pass is what a sweep pays every epoch. ``all_metrics_from_features`` adds KID, class
 coverage and precision/recall (k-NN balls, quadratic in n) on top of the features.
 
-Run: ``python benchmarks/fid_fashion_speed.py [--n 10000] [--batch-size 500]``
+Generation is nearly all of the time, so the run also measures the machine's float32 peak
+(:mod:`_peak`) and prints the generator's FLOP rate as a share of it, and the seconds generation
+would take at 100 % of that peak: the floor no code change can go below on this machine.
+
+Run: ``python benchmarks/fid_fashion_speed.py [--n 10000] [--batch-size 500] [--peak-n 2048]``
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from _flops import forward_flops
+from _peak import measure_peaks
 from fashiongan.config import ClassifierParams, EvaluateParams, ModelParams
 from fashiongan.data import load_split, scale
 from fashiongan.fetch import sample_folder
@@ -79,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="generated images (default 10000)")
     parser.add_argument("--batch-size", type=int, default=500, help="generation and feature batch (default 500)")
+    parser.add_argument("--peak-n", type=int, default=2048, help="side of the square matmuls that measure the peak")
     args = parser.parse_args()
 
     params = EvaluateParams(batch_size=args.batch_size)
@@ -96,6 +103,12 @@ def main() -> None:
             f"{label}: fid_fashion for {args.n} images {times['fid_fashion_total']:.2f}s wall, "
             f"{times['fid_fashion_cpu']:.2f}s CPU ({parts})"
         )
+    peaks = measure_peaks(args.peak_n)
+    gen_flops = forward_flops(generator) * args.n
+    print(peaks.describe())
+    print(f"generation: {gen_flops / 1e12:.2f} TFLOP for {args.n} images = "
+          f"{peaks.share(gen_flops / times['generation']):.0%} of the measured float32 peak; "
+          f"at 100 % of it generation alone would take {gen_flops / (peaks.gflops['float32'] * 1e9):.1f}s")
 
 
 if __name__ == "__main__":

@@ -27,21 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from _flops import forward_flops
 from _peak import measure_peaks
 from fashiongan.metrics import inception, inception_net, inception_weights
 
 FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
-
-
-def conv_flops(model) -> float:
-    """Multiply-adds × 2 of every Conv2D in ``model`` for one image."""
-    total = 0.0
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            _, h, w, c_out = layer.output.shape
-            kh, kw, c_in, _ = layer.kernel.shape
-            total += 2.0 * h * w * c_out * kh * kw * c_in
-    return total
 
 
 def timed(func: Callable[[], object]) -> tuple[float, float]:
@@ -73,7 +63,7 @@ def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> 
         for name, run in runs.items():
             results[name].append(timed(run))
 
-    flops = conv_flops(plain)
+    flops = forward_flops(plain)
     cores = os.cpu_count() or 1
     peaks = measure_peaks(peak_n)
     load = os.getloadavg()[0]

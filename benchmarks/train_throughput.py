@@ -16,7 +16,9 @@ For each preset, at the same batch size and on the same models, it times
 Rounds alternate between the paths so that load from other processes hits all alike; the
 figure is the median over rounds. FLOPs per image are counted from the layer shapes
 (multiply-adds of Dense/Conv/Conv-transpose layers, x2) for one generator and two
-discriminator forward passes, times 3 for forward + backward. The peak is measured at the
+discriminator forward passes, times 3 for forward + backward. Each round times ``--steps`` steps
+after one untimed step of the same call, from the end of that step to the end of the last, so
+the figure is the steady-state step a long run repeats (not ``fit``'s per-call set-up). The peak is measured at the
 start of the run (:mod:`_peak`: a float32 and a bfloat16 2048x2048 matmul with TensorFlow), and
 each throughput is printed as a share of the float32 figure (the bfloat16 column also of the
 bfloat16 one).
@@ -47,66 +49,63 @@ from fashiongan.batches import make_dataset  # noqa: E402
 from fashiongan.models import build_models  # noqa: E402
 from fashiongan.presets import resolve_model_params, resolve_training  # noqa: E402
 from fashiongan.training import build_gan, effective_precision  # noqa: E402
+from _flops import forward_flops  # noqa: E402
 from _peak import Peaks, measure_peaks  # noqa: E402
 from tutorial_step import tutorial_train_step  # noqa: E402
 
 BF16 = "fashiongan bf16"  # the column of --precision bfloat16
 
 
-def forward_flops(model: keras.Model) -> int:
-    """FLOPs of one image through ``model``'s Dense, Conv2D and Conv2DTranspose layers."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Dense):
-            total += 2 * layer.input.shape[-1] * layer.units
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            _, h, w, c_in = layer.input.shape
-            kh, kw = layer.kernel_size
-            total += 2 * kh * kw * c_in * layer.filters * h * w
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, c_out = layer.output.shape
-            kh, kw = layer.kernel_size
-            total += 2 * kh * kw * layer.input.shape[-1] * c_out * h * w
-    return total
-
-
 def plain_loop(spec, x: np.ndarray, batch_size: int, lr: float, beta_1: float):
-    """The DCGAN tutorial's training loop on the same architecture; returns ``run(steps)``."""
+    """The DCGAN tutorial's training loop on the same architecture; returns ``run(steps) -> seconds``."""
     generator, discriminator = build_models(spec)
     g_opt, d_opt = keras.optimizers.Adam(lr, beta_1=beta_1), keras.optimizers.Adam(lr, beta_1=beta_1)
     train_step = tutorial_train_step(generator, discriminator, g_opt, d_opt, batch_size, spec.latent_dim)
     data = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x)).batch(batch_size, drop_remainder=True).repeat()
     batches = iter(data)
 
-    def run(steps: int) -> None:
+    def run(steps: int) -> float:
+        float(train_step(next(batches))[0])  # the clock starts when one step has finished
+        started = time.perf_counter()
         for _ in range(steps):
             losses = train_step(next(batches))
         float(losses[0])  # wait for the last step
+        return time.perf_counter() - started
 
     return run
+
+
+class _StepClock(keras.callbacks.Callback):
+    """Seconds from the end of a fit's first batch to the end of its last: steady-state steps, not fit's set-up."""
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        now = time.perf_counter()
+        if batch == 0:
+            self.started = now
+        self.ended = now
 
 
 def fashiongan_fit(params, x: np.ndarray):
-    """``GAN.fit`` as train_gan runs it (XLA and precision per params, detectors attached); returns ``run(steps)``."""
+    """``GAN.fit`` as train_gan runs it (XLA and precision per params, detectors attached); returns ``run(steps) -> seconds``.
+
+    Each call is one ``fit`` of ``steps + 1`` batches, timed like the plain loop: from the end of the
+    first batch to the end of the last, so what is compared is the step a long run repeats.
+    """
     t = params.train
     gan = build_gan(params, effective_precision(t.precision))
-    callbacks = detectors(t.stall_patience, t.stall_tolerance, t.divergence_bound, t.collapse_min_classes)
+    clock = _StepClock()
+    callbacks = [*detectors(t.stall_patience, t.stall_tolerance, t.divergence_bound, t.collapse_min_classes), clock]
     per_epoch = len(x) // t.batch_size
     epoch = [0]
 
-    def run(steps: int) -> None:
-        epochs = -(-steps // per_epoch)
-        data = make_dataset(x, t.batch_size, t.seed, epoch[0], epoch[0] + epochs).take(steps)
-        gan.fit(data, epochs=1, steps_per_epoch=steps, callbacks=callbacks, shuffle=False, verbose=0)
+    def run(steps: int) -> float:
+        epochs = -(-(steps + 1) // per_epoch)
+        data = make_dataset(x, t.batch_size, t.seed, epoch[0], epoch[0] + epochs).take(steps + 1)
+        gan.fit(data, epochs=1, steps_per_epoch=steps + 1, callbacks=callbacks, shuffle=False, verbose=0)
         epoch[0] += epochs
+        return clock.ended - clock.started
 
     return run
-
-
-def timed(run, steps: int) -> float:
-    started = time.perf_counter()
-    run(steps)
-    return time.perf_counter() - started
 
 
 def bench_preset(preset: str, x: np.ndarray, args, peaks: Peaks) -> dict[str, float]:
@@ -136,7 +135,7 @@ def bench_preset(preset: str, x: np.ndarray, args, peaks: Peaks) -> dict[str, fl
     seconds: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(args.rounds):
         for name, run in runners.items():
-            seconds[name].append(timed(run, args.steps))
+            seconds[name].append(run(args.steps))
     rates = {name: args.steps * args.batch_size / statistics.median(s) for name, s in seconds.items()}
     gen, disc = build_models(spec)
     flops = 3 * (forward_flops(gen) + 2 * forward_flops(disc))
