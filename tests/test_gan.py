@@ -119,3 +119,15 @@ def test_dataset_shuffles_per_epoch_drops_remainder_and_resumes(backend):
     fixed = ids(make_dataset(x, 4, seed=3, epochs=2, steps_per_epoch=3))
     assert fixed == full[:6]  # the same shuffled passes, only grouped differently
     assert ids(make_dataset(x, 4, seed=3, first_epoch=1, epochs=2, steps_per_epoch=3)) == fixed[3:]
+
+
+def test_two_discriminator_calls_give_the_joint_batchs_losses_unless_batchnorm_mixes_them(batch):
+    """Without BatchNorm, two calls and one concatenated call are the same numbers (the cheaper one runs)."""
+    assert _gan(preset="compact").joint_batch  # its discriminator normalises a batch: keep the write-up's joint batch
+    tutorial = _gan(preset="tutorial", dropout=0.0)
+    assert not tutorial.joint_batch
+    split = [float(v) for v in tutorial.forward_losses(batch)[:2]]
+    tutorial.seed_generator = keras.random.SeedGenerator(0)  # the same latent draw again
+    tutorial.joint_batch = True
+    joint = [float(v) for v in tutorial.forward_losses(batch)[:2]]
+    assert split == pytest.approx(joint, rel=1e-5)

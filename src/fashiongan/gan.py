@@ -4,11 +4,13 @@ The step follows the TensorFlow tutorial: one generator pass feeds both losses, 
 networks are updated from that same forward pass (two tapes on TensorFlow, two vector-Jacobian
 products on JAX, two ``autograd.grad`` calls on PyTorch). The forward pass, the losses, the
 average and the metrics are written once in ``keras.ops``; only taking and applying the
-gradients is per backend (:mod:`fashiongan.gan_steps`), so this module needs no TensorFlow. The discriminator scores
-real and generated images in two calls, as the tutorial and the DCGAN paper do: one concatenated
-call (the keras-io DCGAN's) makes the generator's gradient run back through the discriminator
-for the real half too, ~10 % more work per step, and mixes real and fake in BatchNorm's statistics.
-``loss="nonsaturating"`` (the write-ups') gives:
+gradients is per backend (:mod:`fashiongan.gan_steps`), so this module needs no TensorFlow. A discriminator
+without BatchNorm scores real and generated images in two calls, as the tutorial does: the same
+numbers as one concatenated call, but the generator's gradient then runs back through the
+discriminator for the fake half only (~10 % less work per step). A discriminator with BatchNorm
+(the compact preset) scores them in one concatenated batch, as the keras-io DCGAN the compact
+write-up followed: there the batch statistics mix real and fake, which changes the dynamics the
+write-up reported (its collapse and its sigmoid stall). ``loss="nonsaturating"`` (the write-ups') gives:
 
 * ``d_loss`` = mean binary cross-entropy over the concatenated batch (real labelled 1,
   generated 0), i.e. the average of the real and fake terms, so a discriminator that
@@ -101,6 +103,8 @@ class GAN(keras.Model):
             self.ema_generator.set_weights(generator.get_weights())
             self.ema_generator.trainable = False
         self.discriminator = discriminator
+        # BatchNorm makes one concatenated batch differ from two calls (see the module docstring).
+        self.joint_batch = any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers)
         self.latent_dim = int(latent_dim)
         self.outputs_logits = d_output == "linear"
         self.from_logits = d_output != "sigmoid"
@@ -154,10 +158,13 @@ class GAN(keras.Model):
         real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
         batch = ops.shape(real_images)[0]
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
-        # One generator pass; real and fake scored in separate calls, so g_loss backpropagates through the fake half only.
-        fake_images = self.generator(z, training=True)
-        real_scores = self._score(ops.cast(real_images, fake_images.dtype))
-        fake_scores = self._score(fake_images)
+        fake_images = self.generator(z, training=True)  # one generator pass feeds both losses
+        real_images = ops.cast(real_images, fake_images.dtype)
+        if self.joint_batch:
+            scores = self._score(ops.concatenate([real_images, fake_images], axis=0))
+            real_scores, fake_scores = scores[:batch], scores[batch:]
+        else:
+            real_scores, fake_scores = self._score(real_images), self._score(fake_images)
         d_loss, g_loss = gan_losses(real_scores, fake_scores, self.loss_kind, self.from_logits)
         return d_loss, g_loss, real_scores, fake_scores
 
