@@ -117,6 +117,17 @@ def test_features_match_the_reference_network(reference):
     assert (per_row <= TOLERANCE).all(), per_row
 
 
+@pytest.mark.slow
+def test_the_xla_compiled_path_and_a_padded_last_batch_give_the_reference_features(reference, monkeypatch):
+    """Large sets run XLA-compiled on fixed-shape batches: 8 images in batches of 3 pad the last one."""
+    monkeypatch.setattr(inception, "XLA_FROM_IMAGES", 8)
+    images = reference["images"].astype(np.float32)[..., None] / 127.5 - 1.0
+    ours = inception.inception_features(images, batch_size=3)
+    theirs = reference["features"].astype(np.float64)
+    assert ours.shape == (8, 2048)
+    assert (np.abs(ours - theirs).max(axis=1) / np.abs(theirs).max(axis=1) <= TOLERANCE).all()
+
+
 def test_features_reject_unscaled_or_misshaped_images():
     with pytest.raises(FashionGanError, match=r"\[-1, 1\]"):
         inception.inception_features(np.zeros((2, 28, 28, 1), np.uint8))

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "fashiongan"
 
 # The README's table (Development > Architecture), bottom layer first; a package stands for its modules.
 LAYERS = [
-    {"config", "params_file", "paths", "fileio", "images", "errors", "progress", "logs", "environ", "codeversion", "locks", "keras_backend"},
+    {"config", "params_file", "paths", "fileio", "images", "errors", "progress", "logs", "environ", "codeversion", "locks", "keras_backend", "inference"},
     {"idx", "fetch", "data", "batches", "presets", "models", "augment", "gan", "gan_steps", "checkpoints", "figures", "metrics", "devices"},
     {"training", "detectors", "callbacks"},
     {"tracking", "registry", "search"},

@@ -13,10 +13,14 @@ import keras
 import numpy as np
 
 from fashiongan.errors import FashionGanError
+from fashiongan.inference import predict_batches
 from fashiongan.metrics.frechet import feature_statistics, frechet_distance
 from fashiongan.metrics.inception_net import IMAGE_SIZE, build_inception
 
 DEFAULT_BATCH_SIZE = 50
+# From this many images on, XLA compiles the network (~7 s once per process on 2 cores) and then runs
+# it ~1.2x faster than the traced graph: below it the compile costs more than it saves.
+XLA_FROM_IMAGES = 500
 
 
 @lru_cache(maxsize=1)
@@ -42,10 +46,12 @@ def inception_features(images: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE)
     """pool3 features (float64, N×2048) of N×28×28(×1) images in [-1, 1], as the standard FID computes them.
 
     Images are quantised to uint8 first (see :mod:`.inception_net`), so a generated image and its
-    saved PNG give the same features.
+    saved PNG give the same features. Batches run through one traced call (:mod:`fashiongan.inference`).
     """
     array = _as_images(images, "images")
-    features = cached_inception().predict(array, batch_size=batch_size, verbose=0)
+    if not len(array):
+        return np.zeros((0, 2048), np.float64)
+    features = predict_batches(cached_inception(), array, batch_size, xla=len(array) >= XLA_FROM_IMAGES)
     return np.asarray(features, dtype=np.float64)
 
 

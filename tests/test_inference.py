@@ -1,0 +1,38 @@
+"""Batched inference: padded fixed-shape batches give the model's own outputs, and the cache lets models go."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import keras
+import numpy as np
+import pytest
+
+from fashiongan.inference import predict_batches
+
+
+def _model() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_padded_batches_give_the_models_outputs_row_for_row(xla: bool) -> None:
+    model = _model()
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    expected = np.asarray(model(x))
+    np.testing.assert_allclose(predict_batches(model, x, batch_size=3, xla=xla), expected, rtol=1e-6)  # 3 + 3 + 1 padded
+    np.testing.assert_allclose(predict_batches(model, x[:2], batch_size=50, xla=xla), expected[:2], rtol=1e-6)
+    with pytest.raises(ValueError, match="at least one input"):
+        predict_batches(model, x[:0], batch_size=3)
+
+
+def test_the_cached_call_does_not_keep_a_model_alive() -> None:
+    model = _model()
+    predict_batches(model, np.zeros((2, 3), np.float32), batch_size=2)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
