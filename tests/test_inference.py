@@ -29,6 +29,18 @@ def test_padded_batches_give_the_models_outputs_row_for_row(xla: bool) -> None:
         predict_batches(model, x[:0], batch_size=3)
 
 
+def test_a_model_with_two_outputs_gives_both_in_order() -> None:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(4)(inputs)
+    model = keras.Model(inputs, [hidden, keras.layers.Dense(2)(hidden)])
+    x = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    first, second = predict_batches(model, x, batch_size=2)
+    expected = [np.asarray(y) for y in model(x)]
+    np.testing.assert_allclose(first, expected[0], rtol=1e-6)
+    np.testing.assert_allclose(second, expected[1], rtol=1e-6)
+
+
 def test_the_cached_call_does_not_keep_a_model_alive() -> None:
     model = _model()
     predict_batches(model, np.zeros((2, 3), np.float32), batch_size=2)

@@ -32,8 +32,13 @@ def batch_call(model: keras.Model, xla: bool = False) -> Callable[[np.ndarray], 
     return per_model[xla]
 
 
-def predict_batches(model: keras.Model, inputs: np.ndarray, batch_size: int, xla: bool = False) -> np.ndarray:
-    """``model``'s outputs for ``inputs``, ``batch_size`` at a time (fewer when there are fewer inputs)."""
+def predict_batches(
+    model: keras.Model, inputs: np.ndarray, batch_size: int, xla: bool = False
+) -> np.ndarray | list[np.ndarray]:
+    """``model``'s outputs for ``inputs``, ``batch_size`` at a time (fewer when there are fewer inputs).
+
+    A model with several outputs gives a list of arrays, in its output order, as ``predict`` does.
+    """
     n = len(inputs)
     if n == 0:
         raise ValueError("predict_batches needs at least one input")
@@ -41,4 +46,7 @@ def predict_batches(model: keras.Model, inputs: np.ndarray, batch_size: int, xla
     pad = -n % size
     padded = np.concatenate([inputs, np.zeros((pad, *inputs.shape[1:]), inputs.dtype)]) if pad else inputs
     run = batch_call(model, xla)
-    return np.concatenate([np.asarray(run(padded[i : i + size])) for i in range(0, len(padded), size)])[:n]
+    outputs = [run(padded[i : i + size]) for i in range(0, len(padded), size)]
+    if isinstance(outputs[0], (list, tuple)):
+        return [np.concatenate([np.asarray(out[k]) for out in outputs])[:n] for k in range(len(outputs[0]))]
+    return np.concatenate([np.asarray(out) for out in outputs])[:n]

@@ -21,6 +21,7 @@ from scipy.special import softmax
 
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import load_keras
+from fashiongan.inference import predict_batches
 from fashiongan.paths import CLASSIFIER_PATH
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class FeatureExtractor:
     def __call__(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (float32, N x dim) and softmax probabilities (float32, N x 10)."""
         images = check_images(images)
-        features, logits = self.model.predict(images, batch_size=batch_size, verbose=0)
+        features, logits = predict_batches(self.model, images, batch_size)
         return np.asarray(features, np.float32), softmax(np.asarray(logits, np.float64), axis=1).astype(np.float32)
 
 
