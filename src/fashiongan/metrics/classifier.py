@@ -122,7 +122,7 @@ class FeatureExtractor:
 
 def accuracy(classifier: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> float:
     """Top-1 accuracy of ``classifier`` on labelled images."""
-    logits = classifier.predict(check_images(images), batch_size=batch_size, verbose=0)
+    logits = predict_batches(classifier, check_images(images), batch_size)
     return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels)))
 
 
