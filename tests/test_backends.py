@@ -44,15 +44,16 @@ from fashiongan.fileio import load_keras
 from fashiongan.idx import read_idx
 from fashiongan.params_file import parse_params
 from fashiongan.paths import GENERATOR_PATH
-from fashiongan.training import train_gan
+from fashiongan.training import build_gan, train_gan
 import numpy as np
 out = Path(sys.argv[2])
 x = scale(read_idx(sample_folder() / "train-images-idx3-ubyte.gz")[:64])
-result = train_gan(parse_params(json.loads(sys.argv[3])), x, out_dir=out)
+params = parse_params(json.loads(sys.argv[3]))
+result = train_gan(params, x, out_dir=out)
 generator = load_keras(out / GENERATOR_PATH, "generator", "")
 images = np.asarray(generator(np.zeros((2, generator.input_shape[-1]), "float32")))
 print(json.dumps({"history": result.history, "image_shape": list(images.shape),
-                  "tf_imported": "tensorflow" in sys.modules}))
+                  "tf_imported": "tensorflow" in sys.modules, "jit_compile": build_gan(params).jit_compile}))
 """
 
 
@@ -89,6 +90,7 @@ def test_two_epochs_on_jax_without_tensorflow_and_what_it_wrote_loads_on_tensorf
     report = train_on("jax", tmp_path)
     assert_trained(report)
     assert not report["tf_imported"]
+    assert report["jit_compile"] is True  # with train.jit_compile false: JAX without jit runs op by op
 
     # The JAX run's generator loads here (TensorFlow) and its checkpoint resumes here.
     import keras

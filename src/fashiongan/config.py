@@ -157,7 +157,11 @@ class TrainParams(_Section):
     )
     beta_1: float | None = Field(None, ge=0, lt=1, description="Adam beta_1 for both optimizers; null = preset (0.5)")
     beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
-    jit_compile: bool = Field(False, description="compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21)")
+    jit_compile: bool = Field(
+        False,
+        description="TensorFlow: compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21); "
+        "torch: torch.compile; JAX always compiles it with XLA",
+    )
     precision: Literal["float32", "bfloat16", "mixed_float16"] = Field(
         "float32",
         description="float32; bfloat16: Keras mixed_bfloat16 where the hardware computes it (a GPU, or a CPU with "

@@ -41,6 +41,18 @@ def check_backend(name: str) -> None:
         )
 
 
+def step_jit_compile(jit_compile: bool) -> bool:
+    """``Model.compile``'s ``jit_compile`` for ``train.jit_compile`` on the running backend.
+
+    On TensorFlow it picks XLA over a plain graph; on torch, ``torch.compile``. JAX has no graph
+    mode besides XLA: without ``jax.jit`` every op dispatches and compiles on its own, ~20x slower,
+    so a JAX train step is always compiled.
+    """
+    import keras
+
+    return True if keras.backend.backend() == "jax" else jit_compile
+
+
 def has_gpu() -> bool:
     """Whether the running backend's framework sees a GPU."""
     import keras

@@ -37,7 +37,7 @@ from fashiongan.errors import FashionGanError
 from fashiongan.fileio import save_keras, write_image, write_json
 from fashiongan.gan import GAN, make_optimizers
 from fashiongan.images import latents, save_gif, tile
-from fashiongan.keras_backend import check_backend, enable_determinism, has_gpu
+from fashiongan.keras_backend import check_backend, enable_determinism, has_gpu, step_jit_compile
 from fashiongan.models import build_models
 from fashiongan.paths import (
     CHECKPOINT_DIR,
@@ -179,7 +179,7 @@ def build_gan(params: Params, precision: str = "float32") -> GAN:
         loss=how.loss, ema_decay=how.ema_decay, diffaugment=how.diffaugment,
     )  # fmt: skip
     d_opt, g_opt = make_optimizers(how.g_learning_rate, how.d_learning_rate, how.beta_1, precision, how.beta_2)
-    gan.compile(d_opt, g_opt, jit_compile=t.jit_compile)
+    gan.compile(d_opt, g_opt, jit_compile=step_jit_compile(t.jit_compile))
     gan.build_optimizers()
     return gan
 
