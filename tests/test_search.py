@@ -197,6 +197,16 @@ def first_code(out: Path, study_name: str) -> str:
     return optuna.load_study(study_name=study_name, storage=storage).user_attrs["fingerprint"]["code"]
 
 
+def test_a_new_sqlite_storage_is_in_wal_mode_before_any_other_process_can_open_it(tmp_path: Path) -> None:
+    """The journal switch needs the file to itself, so it happens under the storage-init lock: two
+    workers switching a fresh file at once fail at once with "database is locked"."""
+    import sqlite3
+
+    path = tmp_path / "optuna.db"
+    open_storage(f"sqlite:///{path}", 1)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_keras_tuner_sweep_writes_the_same_outputs_and_records_failures(tmp_path: Path) -> None:
     out = tmp_path / "sweeps"
     params = tiny(tmp_path, backend="keras_tuner", n_trials=3)

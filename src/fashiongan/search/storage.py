@@ -112,6 +112,8 @@ def open_storage(url: str, heartbeat_s: int) -> RDBStorage:
                 grace_period=2 * heartbeat_s,
                 heartbeat_stale_trial_callback=RetryAndRemember(max_retry=MAX_RETRY, inherit_intermediate_values=True),
             )
+            if dialect == "sqlite":
+                _enable_wal(storage.engine)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:
         cause = getattr(exc, "orig", None) or exc
         first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
@@ -120,8 +122,8 @@ def open_storage(url: str, heartbeat_s: int) -> RDBStorage:
             "fix search.storage (null = sqlite:///sweeps/optuna.db)"
         ) from None
     if dialect == "sqlite":
-        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_wal)
-        storage.engine.dispose()  # reconnect with the pragmas
+        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_sync)
+        storage.engine.dispose()  # reconnect with the pragma
     return storage
 
 
@@ -142,10 +144,19 @@ class RetryAndRemember(RetryHeartbeatStaleTrialCallback):
         return failed
 
 
-def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    """WAL journal: readers never block the writer, and a commit costs no fsync (survives SIGKILL)."""
+def _enable_wal(engine: sqlalchemy.Engine) -> None:
+    """WAL journal, so readers never block the writer; it is a property of the file, set once.
+
+    Called under the storage-init lock: switching the journal needs the database to itself, and
+    two connections switching it at once fail at once ("database is locked", no busy wait).
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+def _sqlite_sync(dbapi_connection: Any, _record: Any) -> None:
+    """A WAL commit without fsync (a connection's setting; still durable across SIGKILL)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
