@@ -1,6 +1,6 @@
 """Resumable training state in one ``.npz`` file, written atomically (temp file, then rename).
 
-A checkpoint holds every variable of both networks (BatchNorm statistics included), the
+A checkpoint holds every variable of both networks (BatchNorm statistics and Dropout seeds included), the
 averaged generator's when the GAN keeps one, both
 optimizers' variables (iteration counters and Adam moments), the noise generator's state,
 the epochs done, the history so far, the stop reason (if a detector ended the run) and the
@@ -51,10 +51,12 @@ def fingerprint(trajectory: dict[str, Any], x: np.ndarray) -> str:
 
 
 def _variables(gan) -> dict[str, list]:
+    """Every variable a resumed run needs; ``variables``, not ``weights``: they also hold the Dropout
+    layers' seed states, without which a resumed run draws other dropout masks than a straight one."""
     return {
-        "generator": gan.generator.weights,
-        "ema_generator": gan.ema_generator.weights if gan.ema_generator is not None else [],
-        "discriminator": gan.discriminator.weights,
+        "generator": gan.generator.variables,
+        "ema_generator": gan.ema_generator.variables if gan.ema_generator is not None else [],
+        "discriminator": gan.discriminator.variables,
         "g_optimizer": gan.g_optimizer.variables,
         "d_optimizer": gan.d_optimizer.variables,
         "seed": [gan.seed_generator.state],
