@@ -9,7 +9,7 @@ measured in the same run (:mod:`_peak`: a float32 and a bfloat16 matmul with Ten
 
 (a) calls ``benchmarks/fid_fashion_speed.py`` (the metrics helper's benchmark) when it is there.
 
-Run: ``python benchmarks/fid_speed.py [--n 200] [--batch-size 50] [--repeats 3] [--fashion-n 10000]``
+Run: ``python benchmarks/fid_speed.py [--n 500] [--batch-size 50] [--repeats 2] [--fashion-n 10000]``
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from _flops import forward_flops
 from _peak import measure_peaks
+from fashiongan.config import EvaluateParams
 from fashiongan.metrics import inception, inception_net, inception_weights
 
 FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
@@ -106,9 +107,11 @@ def fashion_fid(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="images per timed Inception pass (default 200)")
+    # evaluate.inception_samples' default: the timed path is the one evaluate runs (XLA from XLA_FROM_IMAGES)
+    default_n = EvaluateParams().inception_samples
+    parser.add_argument("--n", type=int, default=default_n, help=f"images per timed Inception pass (default {default_n})")
     parser.add_argument("--batch-size", type=int, default=inception.DEFAULT_BATCH_SIZE)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--fashion-n", type=int, default=10_000, help="generated images for (a); 0 skips (a)")
     parser.add_argument("--peak-n", type=int, default=2048, help="side of the square matmuls that measure the peak")
     args = parser.parse_args()
