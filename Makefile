@@ -56,6 +56,7 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/fid_speed.py
+	$(BIN)/python benchmarks/startup.py
 
 readme: $(STAMP)
 	fashiongan params --readme README.md

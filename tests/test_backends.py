@@ -133,6 +133,32 @@ def test_training_modules_import_without_tensorflow_on_jax() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+LEAN_CHILD = """
+import json, sys
+from importlib.machinery import SourceFileLoader
+from fashiongan.keras_backend import select_backend
+select_backend("tensorflow")
+import keras
+loaded = [m for m in ("sklearn", "matplotlib.pyplot", "jax") if m in sys.modules]
+import matplotlib.pyplot, sklearn  # as usual once keras is in
+y = keras.layers.Dense(2)(keras.ops.ones((1, 3)))
+print(json.dumps({"loaded_with_keras": loaded, "later": [m for m in ("sklearn", "matplotlib.pyplot") if m in sys.modules],
+                  "plain_loader": isinstance(keras.__spec__.loader, SourceFileLoader) and keras.__loader__ is keras.__spec__.loader,
+                  "finders_left": [type(f).__name__ for f in sys.meta_path if "Lean" in type(f).__name__], "shape": list(y.shape)}))
+"""
+
+
+def test_the_first_keras_import_leaves_out_what_no_stage_uses_and_they_import_as_usual_after() -> None:
+    """scikit-learn, matplotlib.pyplot and JAX cost a TensorFlow stage ~4 CPU-s at start-up for keras features it never uses."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("KERAS_BACKEND", None)
+    done = subprocess.run([sys.executable, "-c", LEAN_CHILD], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"loaded_with_keras": [], "later": ["sklearn", "matplotlib.pyplot"], "plain_loader": True,
+                      "finders_left": [], "shape": [1, 2]}  # fmt: skip
+
+
 def test_an_imported_keras_cannot_switch_backend() -> None:
     import keras
 

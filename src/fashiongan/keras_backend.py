@@ -5,17 +5,32 @@ Keras reads ``KERAS_BACKEND`` once, when it is first imported, so the entry poin
 that imports keras. params.yaml wins over an exported ``KERAS_BACKEND`` (DVC tracks params, not
 the shell), with a warning when they disagree. A process whose keras is already imported on
 another backend cannot switch: :func:`check_backend` then fails with a one-line error.
+
+:func:`select_backend` also makes that first import lean. Keras and TensorFlow import, at start-up,
+packages that only features no stage uses need, each behind their own ``try: import ... except
+ImportError``: scikit-learn (keras' scikit-learn wrappers; it brings scipy.stats), matplotlib.pyplot
+(keras' image-gallery plot) and JAX (TensorFlow Lite's authoring, when JAX is installed). While
+the first ``import keras`` or ``import tensorflow`` runs, those packages look absent; once it
+returns they import as usual (the training figures and the sweep report load matplotlib then).
+About 4 of a TensorFlow stage's ~15 CPU-seconds of start-up (``benchmarks/startup.py``).
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 from fashiongan.errors import FashionGanError
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# Imported by keras / TensorFlow at start-up for features the pipeline never uses (module docstring).
+UNUSED_AT_START = ("sklearn", "matplotlib", "jax")
 
 
 def select_backend(name: str) -> None:
@@ -27,6 +42,46 @@ def select_backend(name: str) -> None:
     if exported and exported != name:
         warnings.warn(f"KERAS_BACKEND={exported} is overridden by train.backend={name} (params.yaml wins)", stacklevel=2)
     os.environ["KERAS_BACKEND"] = name
+    hidden = tuple(module for module in UNUSED_AT_START if module != name)
+    if not any(isinstance(finder, _LeanFirstImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LeanFirstImport(hidden))
+
+
+class _LeanFirstImport(importlib.abc.MetaPathFinder):
+    """Finds the first of keras / tensorflow to be imported and runs its import with ``hidden`` looking absent."""
+
+    def __init__(self, hidden: Sequence[str]):
+        self.hidden = tuple(hidden)
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None):
+        if fullname not in ("keras", "tensorflow"):
+            return None
+        sys.meta_path.remove(self)  # one import only: from here on every import is the usual one
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _HidingLoader(spec.loader, self.hidden)
+        return spec
+
+
+class _HidingLoader(importlib.abc.Loader):
+    """Runs ``loader``'s module code while ``hidden`` (those not imported yet) resolve to ImportError."""
+
+    def __init__(self, loader: importlib.abc.Loader, hidden: Sequence[str]):
+        self.loader, self.hidden = loader, hidden
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        hidden = [name for name in self.hidden if name not in sys.modules]
+        sys.modules.update(dict.fromkeys(hidden))  # None in sys.modules: `import name` raises ImportError
+        try:
+            module.__loader__ = module.__spec__.loader = self.loader
+            self.loader.exec_module(module)
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, False) is None:
+                    del sys.modules[name]
 
 
 def check_backend(name: str) -> None:

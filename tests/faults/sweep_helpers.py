@@ -48,11 +48,19 @@ def progress(folder: Path) -> list[tuple[int, int, int]]:
 
 
 def main() -> None:
-    from fashiongan.params_file import load_params
     from fashiongan.errors import exit_on_error
-    from fashiongan.stages.sweep import sweep_stage
+    from fashiongan.keras_backend import select_backend
+    from fashiongan.params_file import load_params
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    exit_on_error(lambda: sweep_stage(load_params(), workers=args.workers, objective=paced))()
+
+    def sweep() -> None:
+        params = load_params()
+        select_backend(params.train.backend)  # before keras, as pipelines/sweep.py does
+        from fashiongan.stages.sweep import sweep_stage
+
+        sweep_stage(params, workers=args.workers, objective=paced)
+
+    exit_on_error(sweep)()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import threading
@@ -22,6 +23,7 @@ from optuna.trial import TrialState
 from fashiongan.devices import visible_gpus, worker_env
 from fashiongan.environ import environment
 from fashiongan.errors import FashionGanError, raise_on_sigterm
+from fashiongan.keras_backend import select_backend
 from fashiongan.progress import log
 from fashiongan.search.claiming import (
     POLL_S,
@@ -119,11 +121,17 @@ def run_worker(plan: SweepPlan) -> int:
         done += 1
 
 
-def _worker_process(plan: SweepPlan, threads: int) -> None:
-    """Entry point of a spawned worker: split the cores, then run trials."""
+def _worker_process(backend: str, pickled_plan: bytes, threads: int) -> None:
+    """Entry point of a spawned worker: split the cores, pick the Keras backend, then run trials.
+
+    The plan arrives pickled: unpickling its objective imports keras, which must come after
+    :func:`select_backend` (the backend, and the lean first import).
+    """
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    select_backend(backend)
+    plan: SweepPlan = pickle.loads(pickled_plan)
     raise_on_sigterm()
     _follow_parent()
     try:
@@ -154,7 +162,8 @@ def run_workers(plan: SweepPlan, workers: int) -> None:
         return
     ctx = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
-    procs = [ctx.Process(target=_worker_process, args=(plan, threads), name=f"sweep-worker-{i}") for i in range(workers)]
+    args = (plan.params.train.backend, pickle.dumps(plan), threads)
+    procs = [ctx.Process(target=_worker_process, args=args, name=f"sweep-worker-{i}") for i in range(workers)]
     gpus = visible_gpus()
     try:
         for i, proc in enumerate(procs):
