@@ -435,7 +435,7 @@ def test_the_gan_objective_sweeps_logs_and_hands_its_best_model_to_promote(tmp_p
     sample_real_stats().save(REAL_STATS_PATH)
     params = parse_params(
         {
-            "model": {"preset": "compact", "latent_dim": 16},
+            "model": {"preset": "tutorial", "latent_dim": 16},
             "train": {"batch_size": 32, "jit_compile": False},
             "evaluate": {"n_samples": 64, "kid_subsets": 2, "kid_subset_size": 32},
             "search": {"n_trials": 2, "epochs": 1, "max_images": 200, "n_samples": 64, "width_low": 8, "width_high": 16},

@@ -127,7 +127,7 @@ def test_two_tiny_configurations_train_at_both_budgets_and_print_a_table(capsys)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from sweep_fidelity import print_fidelity
 
-    params = parse_params({"model": {"preset": "compact", "latent_dim": 16}, "train": {"batch_size": 32, "jit_compile": False},
+    params = parse_params({"model": {"preset": "tutorial", "latent_dim": 16}, "train": {"batch_size": 32, "jit_compile": False},
                            "evaluate": {"kid_subsets": 2, "kid_subset_size": 32}, "search": {"n_samples": 64}})  # fmt: skip
     evaluator = FashionEvaluator(trained_classifier(), sample_real_stats(), params.evaluate)
     x = sample_data()[0][:192]
