@@ -159,8 +159,9 @@ class TrainParams(_Section):
     beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
     jit_compile: bool = Field(
         False,
-        description="TensorFlow: compile the train step with XLA (helps on GPU; 2-6x slower on CPU with TF 2.21); "
-        "torch: torch.compile; JAX always compiles it with XLA",
+        description="TensorFlow: compile the train step with XLA (GPU; on CPU it depends on the chip: 1.55x the "
+        "images/s of a plain graph for modern on a 2-core Xeon, slower on the AMD EPYC first measured; "
+        "benchmarks/train_throughput.py); torch: torch.compile; JAX always compiles it with XLA",
     )
     precision: Literal["float32", "bfloat16", "mixed_float16"] = Field(
         "float32",
