@@ -12,7 +12,7 @@ ImportError``: scikit-learn (keras' scikit-learn wrappers; it brings scipy.stats
 (keras' image-gallery plot) and JAX (TensorFlow Lite's authoring, when JAX is installed). While
 the first ``import keras`` or ``import tensorflow`` runs, those packages look absent; once it
 returns they import as usual (the training figures and the sweep report load matplotlib then).
-About 4 of a TensorFlow stage's ~15 CPU-seconds of start-up (``benchmarks/startup.py``).
+Importing the train stage took 12.65 CPU-s plain and 9.27 lean here (``benchmarks/startup.py``).
 """
 
 from __future__ import annotations
