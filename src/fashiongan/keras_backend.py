@@ -42,9 +42,8 @@ def select_backend(name: str) -> None:
     if exported and exported != name:
         warnings.warn(f"KERAS_BACKEND={exported} is overridden by train.backend={name} (params.yaml wins)", stacklevel=2)
     os.environ["KERAS_BACKEND"] = name
-    hidden = tuple(module for module in UNUSED_AT_START if module != name)
-    if not any(isinstance(finder, _LeanFirstImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _LeanFirstImport(hidden))
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _LeanFirstImport)]
+    sys.meta_path.insert(0, _LeanFirstImport(module for module in UNUSED_AT_START if module != name))
 
 
 class _LeanFirstImport(importlib.abc.MetaPathFinder):
