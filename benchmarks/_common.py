@@ -90,6 +90,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps-per-epoch", type=int, default=project_params().train.steps_per_epoch or 0,
                         help="generator steps per epoch (default params.yaml's train.steps_per_epoch; 0 = one pass over the images)")
+    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=project_params().train.jit_compile,
+                        help="XLA-compile the training step (default params.yaml's train.jit_compile)")
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images per FID")
     parser.add_argument("--classifier-epochs", type=int, default=8, help="epochs of the scoring classifier")
     parser.add_argument("--json", type=lambda p: Path(p).resolve(), default=None, help="also write the numbers as JSON here")
@@ -101,7 +103,7 @@ def base_params(args: argparse.Namespace, **search: Any) -> dict[str, Any]:
     return {
         "data": {"source": args.data},
         "model": {"preset": args.preset},
-        "train": {"batch_size": args.batch_size, "steps_per_epoch": args.steps_per_epoch or None, "jit_compile": False, "checkpoint_every": 1000},
+        "train": {"batch_size": args.batch_size, "steps_per_epoch": args.steps_per_epoch or None, "jit_compile": args.jit_compile, "checkpoint_every": 1000},
         "evaluate": {"classifier": {"epochs": args.classifier_epochs}},
         "search": {"n_samples": args.n_samples, "report_every": 1, **search},
         "tracking": {"enabled": False},

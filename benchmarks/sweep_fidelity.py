@@ -2,7 +2,7 @@
 
 Trains each configuration (default the 9 grid cells, dropout {0.1, 0.3, 0.5} x width {64, 128, 256};
 ``--cells`` for a subset) once per training seed at the sweep's budget (``--sweep-epochs`` on
-``--sweep-max-images``) and at the final budget (``--final-epochs`` on every training image), scores
+``--sweep-max-images``; several sweep budgets, each compared with the final one) and at the final budget (``--final-epochs`` on every training image), scores
 each generator with fid_fashion on ``--n-samples`` images per sampling seed, and prints:
 
 - both rankings with each cell's mean FID ± its seed-to-seed spread (the noise floor);
@@ -14,8 +14,9 @@ Training is :func:`fashiongan.training.train_gan` and scoring the sweep's object
 :mod:`fashiongan.search.fidelity`. The workspace is temporary (see ``_common.py``).
 
 Run: ``python benchmarks/sweep_fidelity.py [--data DIR|sample] [--cells 0.1x64,0.3x128]
-[--sweep-epochs 2 --sweep-max-images 2000] [--final-epochs 20 --final-max-images 0]
-[--train-seeds 1,2] [--sampling-seeds 1234,1235] [--preset tutorial] [--json out.json]``
+[--sweep-epochs 2,6 --sweep-max-images 2000] [--final-epochs 30 --final-max-images 0]
+[--train-seeds 1,2] [--final-train-seeds 1] [--sampling-seeds 1234,1235] [--preset modern]
+[--[no-]jit-compile] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -60,39 +61,49 @@ def main() -> None:
     add_common_flags(parser)
     parser.add_argument("--cells", default=None, help="DROPOUTxWIDTH,... (default: the 9 grid cells)")
     project = project_params()  # default budgets: the project's own
-    parser.add_argument("--sweep-epochs", type=int, default=project.search.epochs, help="the sweep's budget: epochs (default search.epochs)")
+    parser.add_argument("--sweep-epochs", default=str(project.search.epochs),
+                        help="the sweep's budget: epochs, or several to compare, e.g. 2,6 (default search.epochs)")
     parser.add_argument("--sweep-max-images", type=int, default=project.search.max_images or 0,
                         help="the sweep's budget: images (default search.max_images; 0 = all)")
     parser.add_argument("--final-epochs", type=int, default=project.train.epochs, help="the final budget: epochs (default train.epochs)")
     parser.add_argument("--final-max-images", type=int, default=0, help="the final budget: images (0 = all)")
-    parser.add_argument("--train-seeds", default="42", help="training seeds, e.g. 1,2,3")
+    parser.add_argument("--train-seeds", default="42", help="training seeds of the sweep budgets, e.g. 1,2,3")
+    parser.add_argument("--final-train-seeds", default=None, help="training seeds of the final budget (default --train-seeds)")
     parser.add_argument("--sampling-seeds", default="1234", help="latent seeds each generator is scored with")
     args = parser.parse_args()
     args.data = check_data(args.data)
     cells = parse_cells(args.cells)
+    sweep_epochs = number_list(args.sweep_epochs, "--sweep-epochs")
     train_seeds, sampling_seeds = number_list(args.train_seeds, "--train-seeds"), number_list(args.sampling_seeds, "--sampling-seeds")
-    if min(args.sweep_epochs, args.final_epochs) < 1 or min(args.sweep_max_images, args.final_max_images) < 0:
+    final_seeds = number_list(args.final_train_seeds, "--final-train-seeds") if args.final_train_seeds else train_seeds
+    if min(*sweep_epochs, args.final_epochs) < 1 or min(args.sweep_max_images, args.final_max_images) < 0:
         fail("budgets need >= 1 epoch and >= 0 images (0 means all): fix --*-epochs / --*-max-images")
 
     started = time.perf_counter()
-    params = parse_params(base_params(args, epochs=args.sweep_epochs, max_images=args.sweep_max_images or None))
+    params = parse_params(base_params(args, epochs=sweep_epochs[0], max_images=args.sweep_max_images or None))
     params = params.model_copy(update={"train": params.train.model_copy(update={"epochs": args.final_epochs})})
-    budgets = {"sweep": Budget.sweep(params), "final": Budget("final", args.final_epochs, args.final_max_images or None)}
+    final = Budget("final", args.final_epochs, args.final_max_images or None)
+    budgets = {f"sweep {e} ep": Budget("sweep", e, args.sweep_max_images or None) for e in sweep_epochs} | {"final": final}
     root = Path(tempfile.mkdtemp(prefix="fashiongan-fidelity-"))
     prepare_workspace(root, params)
     x, evaluator = workspace_inputs(params)
-    print(f"{len(cells)} cells x {len(train_seeds)} training seeds x {len(sampling_seeds)} sampling seeds; "
-          f"{len(x)} training images, FID on {args.n_samples} samples, preset {args.preset}, epoch = {epoch_words(args)}")  # fmt: skip
+    print(f"{len(cells)} cells; training seeds {train_seeds} (sweep budgets) and {final_seeds} (final) x "
+          f"{len(sampling_seeds)} sampling seeds; {len(x)} training images, FID on {args.n_samples} samples, "
+          f"preset {args.preset}, epoch = {epoch_words(args)}, XLA {'on' if args.jit_compile else 'off'}")  # fmt: skip
     tables = {}
     for name, budget in budgets.items():
         def progress(i: int, scores, name: str = name) -> None:
             print(f"  {name} {cell_name(cells[i])}: {scores.ravel().round(2).tolist()} ({time.perf_counter() - started:.0f} s)", flush=True)
 
-        tables[name] = score_table(params, x, evaluator, cells, budget, train_seeds, sampling_seeds, progress)
-    result = fidelity(cells, tables["sweep"], tables["final"])
-    print()
-    print_fidelity(result, budgets)
-    finish(args, root, started, {**result, "tables": {k: v.tolist() for k, v in tables.items()},
+        seeds = final_seeds if budget is final else train_seeds
+        tables[name] = score_table(params, x, evaluator, cells, budget, seeds, sampling_seeds, progress)
+    results = {}
+    for name, budget in budgets.items():
+        if budget is not final:
+            results[name] = fidelity(cells, tables[name], tables["final"])
+            print()
+            print_fidelity(results[name], {"sweep": budget, "final": final})
+    finish(args, root, started, {"results": results, "tables": {k: v.tolist() for k, v in tables.items()},
                                  "budgets": {k: vars(v) for k, v in budgets.items()}})  # fmt: skip
 
 
