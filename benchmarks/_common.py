@@ -88,9 +88,10 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=default_data(), help="mirror folder or 'sample' (default: the shared subset if present)")
     parser.add_argument("--preset", default="tutorial", choices=("compact", "tutorial", "modern"))
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps-per-epoch", type=int, default=project_params().train.steps_per_epoch or 0,
+    train = project_params().train
+    parser.add_argument("--steps-per-epoch", type=int, default=train.steps_per_epoch or 0,
                         help="generator steps per epoch (default params.yaml's train.steps_per_epoch; 0 = one pass over the images)")
-    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=project_params().train.jit_compile,
+    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=train.jit_compile,
                         help="XLA-compile the training step (default params.yaml's train.jit_compile)")
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images per FID")
     parser.add_argument("--classifier-epochs", type=int, default=8, help="epochs of the scoring classifier")

@@ -82,8 +82,9 @@ def main() -> None:
     started = time.perf_counter()
     params = parse_params(base_params(args, epochs=sweep_epochs[0], max_images=args.sweep_max_images or None))
     params = params.model_copy(update={"train": params.train.model_copy(update={"epochs": args.final_epochs})})
+    sweeps = {f"sweep {e} ep": Budget("sweep", e, args.sweep_max_images or None) for e in sweep_epochs}
     final = Budget("final", args.final_epochs, args.final_max_images or None)
-    budgets = {f"sweep {e} ep": Budget("sweep", e, args.sweep_max_images or None) for e in sweep_epochs} | {"final": final}
+    budgets = {**sweeps, "final": final}
     root = Path(tempfile.mkdtemp(prefix="fashiongan-fidelity-"))
     prepare_workspace(root, params)
     x, evaluator = workspace_inputs(params)
@@ -95,14 +96,12 @@ def main() -> None:
         def progress(i: int, scores, name: str = name) -> None:
             print(f"  {name} {cell_name(cells[i])}: {scores.ravel().round(2).tolist()} ({time.perf_counter() - started:.0f} s)", flush=True)
 
-        seeds = final_seeds if budget is final else train_seeds
+        seeds = final_seeds if name == "final" else train_seeds
         tables[name] = score_table(params, x, evaluator, cells, budget, seeds, sampling_seeds, progress)
-    results = {}
-    for name, budget in budgets.items():
-        if budget is not final:
-            results[name] = fidelity(cells, tables[name], tables["final"])
-            print()
-            print_fidelity(results[name], {"sweep": budget, "final": final})
+    results = {name: fidelity(cells, tables[name], tables["final"]) for name in sweeps}
+    for name, budget in sweeps.items():
+        print()
+        print_fidelity(results[name], {"sweep": budget, "final": final})
     finish(args, root, started, {"results": results, "tables": {k: v.tolist() for k, v in tables.items()},
                                  "budgets": {k: vars(v) for k, v in budgets.items()}})  # fmt: skip
 
