@@ -176,3 +176,13 @@ def test_an_imported_keras_cannot_switch_backend() -> None:
     other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
     with pytest.raises(FashionGanError, match=f"train.backend={other}"):
         select_backend(other)
+
+
+def test_a_backend_whose_framework_is_missing_fails_in_one_line_naming_the_install(tmp_path: Path) -> None:
+    """``train.backend: jax`` in a venv without JAX (make repro leaves it out) must say what to install."""
+    (tmp_path / "params.yaml").write_text("train:\n  backend: jax\n")
+    code = "import sys; sys.modules['jax'] = None\nfrom fashiongan.cli import app\napp()"  # None: jax looks absent
+    done = subprocess.run([sys.executable, "-c", code, "train"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "jax is not installed" in lines[0] and "pip install -e '.[jax]'" in lines[0], done.stderr

@@ -29,6 +29,12 @@ from types import ModuleType
 from fashiongan.errors import FashionGanError
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# What to install when a backend's framework is missing: the extras in pyproject.toml.
+INSTALL_HINT = {
+    "tensorflow": "make setup (tensorflow-cpu is a dependency)",
+    "jax": "pip install -e '.[jax]' (on a GPU machine: pip install 'jax[cuda12]')",
+    "torch": "pip install torch",
+}
 # Imported by keras / TensorFlow at start-up for features the pipeline never uses (module docstring).
 UNUSED_AT_START = ("sklearn", "matplotlib", "jax")
 
@@ -38,6 +44,8 @@ def select_backend(name: str) -> None:
     if "keras" in sys.modules:
         check_backend(name)
         return
+    if importlib.util.find_spec(name) is None:
+        raise FashionGanError(f"train.backend={name} but {name} is not installed: {INSTALL_HINT[name]}, or set train.backend to an installed one")
     exported = os.environ.get("KERAS_BACKEND")
     if exported and exported != name:
         warnings.warn(f"KERAS_BACKEND={exported} is overridden by train.backend={name} (params.yaml wins)", stacklevel=2)
