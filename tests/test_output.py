@@ -53,3 +53,26 @@ def test_help_shows_the_value_in_params_yaml_beside_the_default(tmp_path: Path) 
     assert shown.returncode == 0
     assert "search.epochs = 3 (default 2)" in shown.stdout
     assert "search.n_trials = 4:" in shown.stdout  # not in the file: the default is in effect
+
+
+NATIVE_WRITES = """
+import os, sys
+from fashiongan.logs import startup_noise_held
+with startup_noise_held():
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+    os.write(2, b"I0000 00:00:1.0 7 port.cc:153] oneDNN custom operations are on. You may see ...\\n")
+    os.write(2, b"a native error line\\n")
+    print("a python warning line", file=sys.stderr)
+print("after", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("verbose", ["", "1"])
+def test_startup_notices_that_ignore_the_log_level_are_held_back_and_nothing_else(verbose: str) -> None:
+    """absl's pre-initialisation lines bypass TF_CPP_MIN_LOG_LEVEL (AVX-512 CPUs print them at every import)."""
+    done = subprocess.run([sys.executable, "-c", NATIVE_WRITES], env=user_env(FASHIONGAN_VERBOSE=verbose),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kept = ["a native error line", "a python warning line", "after"]
+    assert [line for line in done.stderr.splitlines() if "port.cc" not in line and "absl" not in line] == kept
+    assert (len(done.stderr.splitlines()) == 3) == (not verbose)

@@ -13,6 +13,7 @@ ImportError``: scikit-learn (keras' scikit-learn wrappers; it brings scipy.stats
 the first ``import keras`` or ``import tensorflow`` runs, those packages look absent; once it
 returns they import as usual (the training figures and the sweep report load matplotlib then).
 Importing the train stage took 12.65 CPU-s plain and 9.27 lean here (``benchmarks/startup.py``).
+That first import also holds back TensorFlow's start-up notices (:func:`fashiongan.logs.startup_noise_held`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 from fashiongan.errors import FashionGanError
+from fashiongan.logs import startup_noise_held
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # What to install when a backend's framework is missing: the extras in pyproject.toml.
@@ -84,7 +86,8 @@ class _HidingLoader(importlib.abc.Loader):
         sys.modules.update(dict.fromkeys(hidden))  # None in sys.modules: `import name` raises ImportError
         try:
             module.__loader__ = module.__spec__.loader = self.loader
-            self.loader.exec_module(module)
+            with startup_noise_held():
+                self.loader.exec_module(module)
         finally:
             for name in hidden:
                 if sys.modules.get(name, False) is None:

@@ -5,18 +5,30 @@ absl::InitializeLog()", the cpu_feature_guard and oneDNN lines) and grappler's n
 ``E0000 ... remapper failed`` lines straight to stderr, where users read the stages' results.
 The C++ log level is read once, when TensorFlow loads, so :func:`quiet_libraries` runs from the
 package's ``__init__`` before anything imports TensorFlow; a value the user set is kept.
+
+That level does not reach what absl logs before ``absl::InitializeLog()`` (abseil/abseil-cpp#1957):
+on CPUs where TensorFlow turns its oneDNN operations on (AVX-512 ones, e.g. AMD EPYC), every
+``import tensorflow`` prints the oneDNN notice and absl's warning twice, whatever the level. So the
+first import runs inside :func:`startup_noise_held`, which holds what native code writes to stderr
+and writes back every line except those notices.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 
 VERBOSE_ENV = "FASHIONGAN_VERBOSE"
 # 3 = FATAL only: grappler reports its optimiser failures at ERROR level although the graph then
 # runs unoptimised but correct (a TensorFlow issue, tensorflow/tensorflow#61687 and #98985).
 QUIET_TF_LEVEL = "3"
 NOISY_LOGGERS = ("absl", "tensorflow", "h5py")
+# TensorFlow's start-up notices that ignore TF_CPP_MIN_LOG_LEVEL (module docstring); nothing else is held back.
+STARTUP_NOTICES = ("All log messages before absl::InitializeLog() is called", "] oneDNN custom operations are on.")
 
 
 def verbose() -> bool:
@@ -39,3 +51,26 @@ def set_verbose() -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@contextlib.contextmanager
+def startup_noise_held() -> Iterator[None]:
+    """Hold stderr (the file descriptor, so native writes too) during the block; write it back without :data:`STARTUP_NOTICES`."""
+    if verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode(errors="replace").splitlines(keepends=True)
+                    if not any(notice in line for notice in STARTUP_NOTICES)]  # fmt: skip
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
