@@ -92,7 +92,7 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps-per-epoch", type=int, default=train.steps_per_epoch or 0,
                         help="generator steps per epoch (default params.yaml's train.steps_per_epoch; 0 = one pass over the images)")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=train.jit_compile,
-                        help="XLA-compile the training step (default params.yaml's train.jit_compile)")
+                        help="XLA-compile the training step; without either flag params.yaml's train.jit_compile (auto: see the README)")
     parser.add_argument("--n-samples", type=int, default=1000, help="generated images per FID")
     parser.add_argument("--classifier-epochs", type=int, default=8, help="epochs of the scoring classifier")
     parser.add_argument("--json", type=lambda p: Path(p).resolve(), default=None, help="also write the numbers as JSON here")

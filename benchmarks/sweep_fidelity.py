@@ -90,7 +90,7 @@ def main() -> None:
     x, evaluator = workspace_inputs(params)
     print(f"{len(cells)} cells; training seeds {train_seeds} (sweep budgets) and {final_seeds} (final) x "
           f"{len(sampling_seeds)} sampling seeds; {len(x)} training images, FID on {args.n_samples} samples, "
-          f"preset {args.preset}, epoch = {epoch_words(args)}, XLA {'on' if args.jit_compile else 'off'}")  # fmt: skip
+          f"preset {args.preset}, epoch = {epoch_words(args)}, train.jit_compile {args.jit_compile}")  # fmt: skip
     tables = {}
     for name, budget in budgets.items():
         def progress(i: int, scores, name: str = name) -> None:

@@ -186,3 +186,31 @@ def test_a_backend_whose_framework_is_missing_fails_in_one_line_naming_the_insta
     assert done.returncode == 2, done.stderr[-3000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "jax is not installed" in lines[0] and "pip install -e '.[jax]'" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(("setting", "gpu", "onednn", "xla"), [
+    ("auto", False, True, False),   # AVX-512 CPU: oneDNN's kernels ran the step ~2x faster than XLA
+    ("auto", False, False, True),   # CPU on Eigen kernels: XLA 1.55x
+    ("auto", True, True, True),     # GPU
+    (True, False, True, True),      # an explicit setting is kept
+    (False, True, False, False),
+])  # fmt: skip
+def test_auto_jit_compile_picks_xla_where_it_was_faster(monkeypatch: pytest.MonkeyPatch, setting, gpu, onednn, xla) -> None:
+    import keras
+
+    from fashiongan import keras_backend
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the suite's process runs on TensorFlow")
+    monkeypatch.setattr(keras_backend, "has_gpu", lambda: gpu)
+    monkeypatch.setattr(keras_backend, "onednn_enabled", lambda: onednn)
+    assert keras_backend.step_jit_compile(setting) is xla
+
+
+@pytest.mark.parametrize(("switch", "shown"), [("0", "False"), ("1", "True")])
+def test_onednn_detection_follows_tensorflows_switch(switch: str, shown: str) -> None:
+    code = "from fashiongan.keras_backend import onednn_enabled; import tensorflow; print(onednn_enabled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"TF_ENABLE_ONEDNN_OPTS": switch})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == shown

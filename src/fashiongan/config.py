@@ -157,11 +157,12 @@ class TrainParams(_Section):
     )
     beta_1: float | None = Field(None, ge=0, lt=1, description="Adam beta_1 for both optimizers; null = preset (0.5)")
     beta_2: float | None = Field(None, ge=0, lt=1, description="Adam beta_2 for both optimizers; null = preset (0.999)")
-    jit_compile: bool = Field(
-        False,
-        description="TensorFlow: compile the train step with XLA (GPU; on CPU it depends on the chip: 1.55x the "
-        "images/s of a plain graph for modern on a 2-core Xeon, slower on the AMD EPYC first measured; "
-        "benchmarks/train_throughput.py); torch: torch.compile; JAX always compiles it with XLA",
+    jit_compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="TensorFlow: compile the train step with XLA; auto = on a GPU, and on a CPU only where "
+        "TensorFlow's oneDNN kernels are off (XLA 1.55x a plain graph for modern on a 2-core Xeon without them; "
+        "0.5x with them on an AVX-512 AMD EPYC; benchmarks/train_throughput.py); torch: torch.compile (auto = off); "
+        "JAX always compiles it with XLA",
     )
     precision: Literal["float32", "bfloat16", "mixed_float16"] = Field(
         "float32",
