@@ -214,3 +214,31 @@ def test_onednn_detection_follows_tensorflows_switch(switch: str, shown: str) ->
                           env=os.environ | {"TF_ENABLE_ONEDNN_OPTS": switch})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == shown
+
+
+SEEDED_ON_JAX = """
+import sys
+from fashiongan.keras_backend import select_backend
+select_backend("jax")
+import numpy as np
+from fashiongan.config import ClassifierParams
+from fashiongan.metrics.classifier import train_classifier
+x = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+train_classifier(x, np.arange(64) % 10, ClassifierParams(epochs=1, batch_size=32))
+import keras
+from fashiongan.keras_backend import set_random_seed
+draws = []
+for _ in range(2):
+    set_random_seed(5)
+    draws.append((np.random.randint(1 << 30), np.asarray(keras.random.normal((3,))).tolist()))
+print("tensorflow" in sys.modules, draws[0] == draws[1] and draws[0][0] == np.random.RandomState(5).randint(1 << 30))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_a_seeded_stage_on_jax_does_not_load_tensorflow_where_it_is_installed() -> None:
+    """keras.utils.set_random_seed imports TensorFlow whenever it is installed; a JAX stage must not pay for it."""
+    done = subprocess.run([sys.executable, "-c", SEEDED_ON_JAX], capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"KERAS_BACKEND": "jax"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["False", "True"]

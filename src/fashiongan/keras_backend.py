@@ -156,6 +156,25 @@ def has_gpu() -> bool:
     return False
 
 
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed`` without loading TensorFlow on another backend.
+
+    Keras seeds ``tf.random`` whenever TensorFlow is installed, whatever the backend, so on JAX or
+    PyTorch every seeded stage would import TensorFlow (seconds of CPU, memory, its log lines).
+    Off TensorFlow it runs with TensorFlow looking absent, as it does on a machine without it.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    sys.modules["tensorflow"] = None  # None in sys.modules: the import keras tries raises ImportError
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        del sys.modules["tensorflow"]
+
+
 def enable_determinism() -> None:
     """Deterministic kernels where the framework offers a switch at run time (TensorFlow's op determinism)."""
     import keras

@@ -37,7 +37,7 @@ from fashiongan.errors import FashionGanError
 from fashiongan.fileio import save_keras, write_image, write_json
 from fashiongan.gan import GAN, make_optimizers
 from fashiongan.images import latents, save_gif, tile
-from fashiongan.keras_backend import check_backend, enable_determinism, has_gpu, step_jit_compile
+from fashiongan.keras_backend import check_backend, enable_determinism, has_gpu, set_random_seed, step_jit_compile
 from fashiongan.models import build_models
 from fashiongan.paths import (
     CHECKPOINT_DIR,
@@ -209,7 +209,7 @@ def train_gan(
             "or use more data (data.max_images)"
         )
     check_backend(t.backend)
-    keras.utils.set_random_seed(t.seed)
+    set_random_seed(t.seed)
     if t.deterministic:
         enable_determinism()
     precision = effective_precision(t.precision)

@@ -22,6 +22,7 @@ from scipy.special import softmax
 from fashiongan.errors import FashionGanError
 from fashiongan.fileio import load_keras
 from fashiongan.inference import predict_batches
+from fashiongan.keras_backend import set_random_seed
 from fashiongan.paths import CLASSIFIER_PATH
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def train_classifier(
     y_train = np.asarray(y_train, dtype=np.int64)
     if y_train.shape != (len(x_train),) or y_train.min() < 0 or y_train.max() >= N_CLASSES:
         raise FashionGanError(f"training labels must be {len(x_train)} integers in 0..9, got shape {y_train.shape}")
-    keras.utils.set_random_seed(params.seed)
+    set_random_seed(params.seed)
     model = build_classifier()
     steps = params.epochs * int(np.ceil(len(x_train) / params.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=steps)
