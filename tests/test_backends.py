@@ -238,3 +238,28 @@ def test_a_seeded_stage_on_jax_does_not_load_tensorflow_where_it_is_installed() 
                           env=os.environ | {"KERAS_BACKEND": "jax"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-2:] == ["False", "True"]
+
+
+LOG_A_GENERATOR = """
+import sys
+from fashiongan.keras_backend import select_backend
+select_backend(sys.argv[1])
+import mlflow
+from fashiongan.config import ModelParams
+from fashiongan.models import build_generator
+from fashiongan.presets import resolve_model_params
+from fashiongan.tracking import artifacts
+mlflow.set_tracking_uri(sys.argv[2])
+generator = build_generator(resolve_model_params(ModelParams(preset="tutorial", first_layer_width=8)))
+with mlflow.start_run():
+    assert artifacts.log_training_outputs(generator, None, [])
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_logging_the_generator_on_jax_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    """mlflow's input-example check predicts once; on JAX Keras' progress bar reached the stage's output."""
+    done = subprocess.run([sys.executable, "-c", LOG_A_GENERATOR, "jax", f"sqlite:///{tmp_path / 'mlflow.db'}"],
+                          capture_output=True, text=True, timeout=600, env=os.environ | {"KERAS_BACKEND": "jax"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == ""

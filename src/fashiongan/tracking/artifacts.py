@@ -7,12 +7,13 @@ package stays the one place that imports mlflow.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,16 +153,12 @@ def generator_signature(generator: keras.Model) -> ModelSignature:
 
 @contextmanager
 def _no_progress_bars() -> Iterator[None]:
-    """Keras progress bars off: mlflow checks the input example with a bare ``predict`` whose bar lands in stage output."""
-    import keras
+    """Hold stdout: mlflow checks the input example with a bare ``predict``, whose Keras progress bar lands in stage output.
 
-    was_on = keras.config.is_interactive_logging_enabled()
-    keras.config.disable_interactive_logging()
-    try:
+    Turning Keras' interactive logging off was not enough: on JAX the bar still reached stdout.
+    """
+    with redirect_stdout(io.StringIO()):
         yield
-    finally:
-        if was_on:
-            keras.config.enable_interactive_logging()
 
 
 def log_training_outputs(
