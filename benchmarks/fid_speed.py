@@ -5,7 +5,10 @@ TF1 resize, quantisation and scaling in-graph; BatchNorm folded; parallel 1×1 c
 plain per-batch ``model.predict`` of the straightforward port (Conv2D + BatchNormalization + ReLU) on
 pre-resized 299×299×3 inputs. It prints images/s of both, their ratio, images per CPU-second (less
 sensitive to other processes on the machine), and the FLOP rate as a share of the machine's peak
-measured in the same run (:mod:`_peak`: a float32 and a bfloat16 matmul with TensorFlow).
+measured in the same run (:mod:`_peak`: a float32 and a bfloat16 matmul with TensorFlow). When torch
+is importable (it is not a dependency: ``pip install --target DIR torch`` and put DIR on PYTHONPATH)
+the reference itself, the TorchScript network ``default_1.pt`` run by PyTorch on the same pre-resized
+inputs (NCHW), is a third column with the ratio to it.
 
 (a) calls ``benchmarks/fid_fashion_speed.py`` (the metrics helper's benchmark) when it is there.
 
@@ -33,6 +36,7 @@ from fashiongan.config import EvaluateParams
 from fashiongan.metrics import inception, inception_net, inception_weights
 
 FASHION_BENCHMARK = Path(__file__).with_name("fid_fashion_speed.py")
+REFERENCE = "PyTorch reference"  # the TorchScript default_1.pt the weights are read from, run by torch
 
 
 def timed(func: Callable[[], object]) -> tuple[float, float]:
@@ -40,6 +44,23 @@ def timed(func: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     func()
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def torch_reference(batch_size: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Features of pre-resized NHWC images by the reference TorchScript Inception on PyTorch; None without torch."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    net = torch.jit.load(str(inception_weights.default_weights_path()), map_location="cpu").eval()
+
+    def features(resized: np.ndarray) -> np.ndarray:
+        nchw = torch.from_numpy(np.ascontiguousarray(resized.transpose(0, 3, 1, 2)))
+        with torch.inference_mode():
+            return torch.cat([net(nchw[i : i + batch_size]) for i in range(0, len(nchw), batch_size)]).numpy()
+
+    return features
 
 
 def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> None:
@@ -58,7 +79,12 @@ def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> 
     }
     inception.inception_features(images[:batch_size], batch_size)  # build, trace and allocate before timing
     plain.predict(resized[:batch_size], batch_size=batch_size, verbose=0)
-    gap = np.abs(inception.inception_features(images[:8]) - plain.predict(resized[:8], verbose=0)).max()
+    ours = inception.inception_features(images[:8])
+    gap = np.abs(ours - plain.predict(resized[:8], verbose=0)).max()
+    reference = torch_reference(batch_size)
+    if reference is not None:
+        runs[REFERENCE] = lambda: reference(resized)
+        gap_reference = np.abs(ours - reference(resized[:8])).max()
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
@@ -69,7 +95,9 @@ def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> 
     peaks = measure_peaks(peak_n)
     load = os.getloadavg()[0]
     print(f"(b) Inception features, {n} images, batch {batch_size}, {repeats} interleaved repeats; "
-          f"max |fast - plain| = {gap:.2e}")
+          f"max |fast - plain| = {gap:.2e}" + (f", max |fast - reference| = {gap_reference:.2e}" if reference else ""))
+    if reference is None:
+        print(f"    {REFERENCE}: not run (torch is not importable)")
     print(f"    {flops / 1e9:.2f} GFLOP per image (2 × multiply-adds); {cores} cores; load average {load:.1f}")
     print(f"    {peaks.describe()}")
     best = {}
@@ -82,6 +110,8 @@ def inception_throughput(n: int, batch_size: int, repeats: int, peak_n: int) -> 
               f"idle-machine estimate ≤ {cores * per_cpu:5.1f} img/s")
     print(f"    speed-up inception_features / plain predict (best wall): "
           f"{best['inception_features'] / best['plain predict']:.2f}×")
+    if REFERENCE in best:
+        print(f"    speed-up inception_features / {REFERENCE} (best wall): {best['inception_features'] / best[REFERENCE]:.2f}×")
     print(f"    20 img/s needs {20 * flops / 1e9:.0f} GFLOP/s = {peaks.share(20 * flops):.0%} of the measured float32 peak")
 
 
@@ -107,7 +137,7 @@ def fashion_fid(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # evaluate.inception_samples' default: the timed path is the one evaluate runs (XLA from XLA_FROM_IMAGES)
+    # evaluate.inception_samples' default: the timed path is the one evaluate runs (XLA from XLA_FROM_IMAGES where it is faster)
     default_n = EvaluateParams().inception_samples
     parser.add_argument("--n", type=int, default=default_n, help=f"images per timed Inception pass (default {default_n})")
     parser.add_argument("--batch-size", type=int, default=inception.DEFAULT_BATCH_SIZE)
