@@ -131,6 +131,10 @@ def xla_is_faster() -> bool:
     and the FID Inception 1.5x (35.1 vs 23.8 img/s) faster than XLA; without it (Xeon) XLA ran the
     step 1.55x and the Inception 1.2x faster.
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":  # a TensorFlow question: do not load it on another backend
+        return False
     return has_gpu() or not onednn_enabled()
 
 
