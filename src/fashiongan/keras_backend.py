@@ -172,7 +172,8 @@ def set_random_seed(seed: int) -> None:
 
     Keras seeds ``tf.random`` whenever TensorFlow is installed, whatever the backend, so on JAX or
     PyTorch every seeded stage would import TensorFlow (seconds of CPU, memory, its log lines).
-    Off TensorFlow it runs with TensorFlow looking absent, as it does on a machine without it.
+    Off TensorFlow it runs with TensorFlow looking absent, as it does on a machine without it; Keras
+    caches that answer, so its optional TensorFlow paths (tf.data adapters) stay off in this process too.
     """
     import keras
 
