@@ -18,12 +18,13 @@ That first import also holds back TensorFlow's start-up notices (:func:`fashiong
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
@@ -82,16 +83,22 @@ class _HidingLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        hidden = [name for name in self.hidden if name not in sys.modules]
-        sys.modules.update(dict.fromkeys(hidden))  # None in sys.modules: `import name` raises ImportError
-        try:
-            module.__loader__ = module.__spec__.loader = self.loader
-            with startup_noise_held():
-                self.loader.exec_module(module)
-        finally:
-            for name in hidden:
-                if sys.modules.get(name, False) is None:
-                    del sys.modules[name]
+        module.__loader__ = module.__spec__.loader = self.loader
+        with looking_absent(self.hidden), startup_noise_held():
+            self.loader.exec_module(module)
+
+
+@contextlib.contextmanager
+def looking_absent(names: Sequence[str]) -> Iterator[None]:
+    """During the block, ``names`` not imported yet look uninstalled: ``import`` raises ImportError, ``find_spec`` finds nothing."""
+    hidden = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None in sys.modules: `import name` raises ImportError
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
 
 
 def check_backend(name: str) -> None:
@@ -121,7 +128,7 @@ def step_jit_compile(jit_compile: bool | str) -> bool:
         return True
     if jit_compile != "auto":
         return bool(jit_compile)
-    return backend == "tensorflow" and xla_is_faster()
+    return xla_is_faster()
 
 
 def xla_is_faster() -> bool:
@@ -177,14 +184,8 @@ def set_random_seed(seed: int) -> None:
     """
     import keras
 
-    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+    with looking_absent(() if keras.backend.backend() == "tensorflow" else ("tensorflow",)):
         keras.utils.set_random_seed(seed)
-        return
-    sys.modules["tensorflow"] = None  # None in sys.modules: the import keras tries raises ImportError
-    try:
-        keras.utils.set_random_seed(seed)
-    finally:
-        del sys.modules["tensorflow"]
 
 
 def enable_determinism() -> None:
