@@ -196,8 +196,7 @@ def test_auto_jit_compile_picks_xla_where_it_was_faster(monkeypatch: pytest.Monk
 
     from fashiongan import keras_backend
 
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the suite's process runs on TensorFlow")
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")  # the question auto answers on TensorFlow
     monkeypatch.setattr(keras_backend, "has_gpu", lambda: gpu)
     monkeypatch.setattr(keras_backend, "onednn_enabled", lambda: onednn)
     assert keras_backend.step_jit_compile(setting) is xla
@@ -231,7 +230,6 @@ print("tensorflow" in sys.modules, draws[0] == draws[1] and draws[0][0] == np.ra
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_a_seeded_stage_on_jax_does_not_load_tensorflow_where_it_is_installed() -> None:
     """keras.utils.set_random_seed imports TensorFlow whenever it is installed; a JAX stage must not pay for it."""
     done = subprocess.run([sys.executable, "-c", SEEDED_ON_JAX], capture_output=True, text=True, timeout=600,
@@ -256,7 +254,6 @@ with mlflow.start_run():
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_logging_the_generator_on_jax_prints_nothing_on_stdout(tmp_path: Path) -> None:
     """mlflow's input-example check predicts once; on JAX Keras' progress bar reached the stage's output."""
     done = subprocess.run([sys.executable, "-c", LOG_A_GENERATOR, "jax", f"sqlite:///{tmp_path / 'mlflow.db'}"],
